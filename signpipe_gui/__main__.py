@@ -1,0 +1,3 @@
+from signpipe_gui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""signpipe's Qt widgets."""
