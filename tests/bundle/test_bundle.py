@@ -72,7 +72,7 @@ def test_version_comes_from_package_metadata(
 def test_demo_submit_and_worker_run_the_pipeline_end_to_end(
     bundle: Path, bundle_env: dict[str, str], tmp_path: Path
 ) -> None:
-    demo = run_bundle(bundle, ["demo", str(tmp_path)], bundle_env, tmp_path)
+    demo = run_bundle(bundle, ["demo", "--output", str(tmp_path)], bundle_env, tmp_path)
     assert demo.returncode == 0, demo.stderr
     archive = _written_archive(demo.stdout, tmp_path)
 
@@ -99,8 +99,8 @@ def test_demo_submit_and_worker_run_the_pipeline_end_to_end(
 
 def _written_archive(stdout: str, folder: Path) -> Path:
     """The archive `signpipe demo` wrote: the path it printed, else the file there."""
-    for line in reversed(stdout.strip().splitlines()):
-        candidate = Path(line.strip())
+    for line in stdout.splitlines():
+        candidate = Path(line.strip().removeprefix("Wrote "))
         if candidate.is_file():
             return candidate
     archives = [p for p in folder.iterdir() if p.is_file()]
