@@ -1,0 +1,193 @@
+"""Byte sources for tar headers and data: the file itself, or a decompressed stream."""
+
+from __future__ import annotations
+
+import bz2
+import lzma
+import os
+from collections.abc import Callable, Iterator
+
+import zstandard
+
+from ..errors import ErrorCode, IngestError
+from .codecs import DECOMPRESSION_ERRORS, Decompressor, fast_zlib
+from .formats import ArchiveFormat
+from .zstd_frames import check_zstd_frames
+
+READ_CHUNK = 1024 * 1024
+
+Damaged = Callable[[ErrorCode, str], IngestError]
+
+
+class FileSource:
+    """A plain tar: reads at an offset, skips by seeking."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self._fd = fd
+        self.size = size
+        self.offset = 0
+
+    @property
+    def consumed(self) -> int:
+        return self.offset
+
+    def read(self, count: int) -> bytes:
+        """Up to ``count`` bytes (fewer only at the end of the file)."""
+        data = os.pread(self._fd, count, self.offset)
+        self.offset += len(data)
+        return data
+
+    def skip(self, count: int) -> bool:
+        """Move ahead; False when that passes the end of the file."""
+        self.offset += count
+        return self.offset <= self.size
+
+
+class StreamSource:
+    """A compressed tar: decompressed chunk by chunk, never held whole in memory."""
+
+    def __init__(self, chunks: Iterator[bytes], counter: list[int]) -> None:
+        self._chunks = chunks
+        self._buffer = memoryview(b"")
+        self._counter = counter
+        self.offset = 0
+
+    @property
+    def consumed(self) -> int:
+        """Compressed bytes read so far."""
+        return self._counter[0]
+
+    def read(self, count: int) -> bytes | memoryview:
+        """Up to ``count`` bytes (fewer only at the end of the stream)."""
+        if len(self._buffer) >= count:
+            piece = self._buffer[:count]
+            self._buffer = self._buffer[count:]
+            self.offset += count
+            return piece
+        pieces = [bytes(self._buffer)]
+        have = len(self._buffer)
+        self._buffer = memoryview(b"")
+        while have < count:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            if have + len(chunk) > count:
+                self._buffer = memoryview(chunk)[count - have :]
+                chunk = chunk[: count - have]
+            pieces.append(chunk)
+            have += len(chunk)
+        self.offset += have
+        return b"".join(pieces)
+
+    def read_some(self, limit: int) -> bytes | memoryview:
+        """At least one byte and at most ``limit``, without joining chunks."""
+        if not self._buffer:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return b""
+            self._buffer = memoryview(chunk)
+        piece = self._buffer[:limit]
+        self._buffer = self._buffer[len(piece) :]
+        self.offset += len(piece)
+        return piece
+
+    def skip(self, count: int) -> bool:
+        """Move ahead by reading; False when the stream ends first."""
+        while count:
+            piece = self.read_some(count)
+            if not piece:
+                return False
+            count -= len(piece)
+        return True
+
+    def drain(self) -> int:
+        """Read the stream to its end (so its checksums are checked); bytes read."""
+        total = len(self._buffer)
+        self._buffer = memoryview(b"")
+        for chunk in self._chunks:
+            total += len(chunk)
+        return total
+
+
+def open_source(
+    fd: int, size: int, fmt: ArchiveFormat, damaged: Damaged
+) -> FileSource | StreamSource:
+    """A byte source over the tar inside the archive file."""
+    if fmt is ArchiveFormat.TAR:
+        return FileSource(fd, size)
+    counter = [0]
+    compressed = _read_compressed(fd, counter)
+    if fmt is ArchiveFormat.TAR_ZST:
+        check_zstd_frames(fd, size, damaged)
+        return StreamSource(_zstd_chunks(compressed, damaged), counter)
+    factories = {
+        ArchiveFormat.TAR_GZ: lambda: fast_zlib.decompressobj(31),
+        ArchiveFormat.TAR_BZ2: bz2.BZ2Decompressor,
+        ArchiveFormat.TAR_XZ: lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ),
+    }
+    return StreamSource(_chunks(compressed, factories[fmt], damaged), counter)
+
+
+def _read_compressed(fd: int, counter: list[int]) -> Iterator[bytes]:
+    offset = 0
+    while True:
+        data = os.pread(fd, READ_CHUNK, offset)
+        if not data:
+            return
+        offset += len(data)
+        counter[0] = offset
+        yield data
+
+
+def _chunks(
+    compressed: Iterator[bytes], factory: Callable[[], object], damaged: Damaged
+) -> Iterator[bytes]:
+    """Decompressed output of one or more concatenated streams (pigz, pbzip2)."""
+    stream = Decompressor(factory())
+    try:
+        for data in compressed:
+            while data:
+                if stream.eof:
+                    if not data.strip(b"\x00"):
+                        break  # zero padding after the last stream
+                    stream = Decompressor(factory())
+                for out in stream.feed(data):
+                    if out:
+                        yield out
+                data = stream.unused_data if stream.eof else b""
+    except DECOMPRESSION_ERRORS as exc:
+        if "check" in str(exc).lower() or "crc" in str(exc).lower():
+            raise damaged(ErrorCode.CRC_MISMATCH, "fails its checksum") from exc
+        raise damaged(ErrorCode.CORRUPT, "holds damaged compressed data") from exc
+    if not stream.eof:
+        raise damaged(
+            ErrorCode.TRUNCATED, "is truncated: its compressed data ends early"
+        )
+
+
+def _zstd_chunks(compressed: Iterator[bytes], damaged: Damaged) -> Iterator[bytes]:
+    reader = zstandard.ZstdDecompressor()
+    try:
+        yield from reader.read_to_iter(
+            _IterReader(compressed), read_size=READ_CHUNK, write_size=READ_CHUNK
+        )
+    except zstandard.ZstdError as exc:
+        if "checksum" in str(exc).lower():
+            raise damaged(ErrorCode.CRC_MISMATCH, "fails its checksum") from exc
+        raise damaged(ErrorCode.CORRUPT, "holds damaged compressed data") from exc
+
+
+class _IterReader:
+    """A file-like ``read`` over an iterator of chunks, for zstandard."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._rest = b""
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._rest:
+            self._rest = next(self._chunks, b"")
+        if size < 0:
+            size = len(self._rest)
+        piece, self._rest = self._rest[:size], self._rest[size:]
+        return piece
