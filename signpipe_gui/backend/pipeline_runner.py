@@ -18,6 +18,7 @@ from typing import Any
 
 import redis
 
+from .pipeline import run_pipeline
 from .pipeline_lock import Heartbeat, PipelineLock, PipelineTiming
 from .pipeline_state import StatusRecorder, load_status, mirror_status, update_job
 from .recording_id import is_valid_recording_id
@@ -223,8 +224,6 @@ def _run(
     worker: str | None,
     timing: PipelineTiming,
 ) -> RunResult:
-    from .pipeline import run_pipeline
-
     recording_id = recording_dir.name
     now = time.time()
     recorder = StatusRecorder(
