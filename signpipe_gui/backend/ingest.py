@@ -619,6 +619,12 @@ def retry_job(
             ErrorCode.NOT_FOUND,
             "The saved copy of this archive is gone; add the archive again.",
         )
+    if old.get("archive_size") not in (None, spool.stat().st_size):
+        # A job interrupted while copying leaves half a copy behind.
+        raise IngestError(
+            ErrorCode.NOT_FOUND,
+            "The saved copy of this archive is incomplete; add the archive again.",
+        )
     if old.get("recording_id"):
         # An interrupted job may still hold its claim; the retry takes over.
         progress.release_recording(str(old["recording_id"]), job_id)
