@@ -159,14 +159,23 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'class':<13}{'labelled':>9}{'found':>7}{'hits':>6}{'precision':>11}{'recall':>8}"
     )
-    total = Tally()
+    total, labelled_classes = Tally(), Tally()
     for name, tally in tallies.items():
-        total.hits += tally.hits
-        total.detections += tally.detections
-        total.labelled += tally.labelled
         print(table_row(name, tally))
+        for sum_tally in (total, labelled_classes):
+            if sum_tally is labelled_classes and name not in CLASS_MAP.values():
+                continue
+            sum_tally.hits += tally.hits
+            sum_tally.detections += tally.detections
+            sum_tally.labelled += tally.labelled
     print(table_row("overall", total))
+    print(table_row("3 labelled", labelled_classes))
     print(table_row("any class", agnostic))
+    print(
+        "overall: every detection counts; '3 labelled': only detections of the "
+        "classes the photos label; 'any class': a box on a labelled sign counts "
+        "whatever its class."
+    )
     return 0
 
 

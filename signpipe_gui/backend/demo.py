@@ -90,6 +90,7 @@ def demo_files(source: Path, start: dt.datetime) -> list[DemoFile]:
 def closer_view(jpeg: bytes) -> bytes:
     """The photo enlarged about its centre and cropped back, as if a little closer."""
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None, "a demo photo cannot be decoded"
     height, width = image.shape[:2]
     crop_w, crop_h = round(width / APPROACH_ZOOM), round(height / APPROACH_ZOOM)
     x, y = (width - crop_w) // 2, (height - crop_h) // 2

@@ -41,6 +41,7 @@ class Outline:
     corners: int
     extent: float  # blob area / bounding box area
     fill: float  # share of the blob's outline area that is the colour
+    surround: float  # share of a band around the outline that is the colour too
     apex_up: bool
 
 
@@ -49,7 +50,7 @@ class ColourShapeDetector:
 
     name = "builtin"
 
-    def __init__(self, *, min_size: int = 12, min_score: float = 0.4) -> None:
+    def __init__(self, *, min_size: int = 16, min_score: float = 0.4) -> None:
         self.min_size = min_size
         self.min_score = min_score
 
@@ -80,15 +81,16 @@ def colour_masks(image: np.ndarray) -> dict[str, np.ndarray]:
 
     # A dull, hazy or dark frame has low saturation and brightness everywhere; the
     # floors follow the frame's own distribution so that its signs still stand out.
-    s_floor = int(np.clip(np.percentile(sat, 75) * 0.9, 70, 110))
-    v_floor = int(np.clip(np.percentile(val, 50) * 0.2, 30, 50))
+    sat_75 = _percentile(sat, 75)
+    s_floor = int(np.clip(sat_75 * 0.9, 70, 110))
+    v_floor = int(np.clip(_percentile(val, 50) * 0.2, 30, 50))
     bright = cv2.bitwise_and(
         cv2.threshold(sat, s_floor, 255, cv2.THRESH_BINARY)[1],
         cv2.threshold(val, v_floor, 255, cv2.THRESH_BINARY)[1],
     )
 
     # Sky is blue too, but paler than a sign's blue: blue needs more saturation.
-    sky_floor = int(np.clip(np.percentile(sat, 75) * 1.1, 110, 160))
+    sky_floor = int(np.clip(sat_75 * 1.1, 110, 160))
     deep = cv2.threshold(sat, sky_floor, 255, cv2.THRESH_BINARY)[1]
 
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
@@ -96,12 +98,19 @@ def colour_masks(image: np.ndarray) -> dict[str, np.ndarray]:
     for colour, ranges in HUE_RANGES.items():
         in_hue = np.zeros_like(hue)
         for low, high in ranges:
-            in_hue |= cv2.inRange(hue, low, high)
+            in_hue = cv2.bitwise_or(in_hue, cv2.inRange(hue, low, high))
         mask = cv2.bitwise_and(in_hue, bright)
         if colour == "blue":
             mask = cv2.bitwise_and(mask, deep)
         masks[colour] = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
     return masks
+
+
+def _percentile(channel: np.ndarray, percent: float) -> float:
+    """A percentile of an 8-bit channel from its histogram (numpy's sorts, slowly)."""
+    counts = cv2.calcHist([channel], [0], None, [256], [0, 256]).ravel()
+    cumulative = np.cumsum(counts)
+    return float(np.searchsorted(cumulative, cumulative[-1] * percent / 100))
 
 
 def outlines(mask: np.ndarray, colour: str, min_size: int) -> list[Outline]:
@@ -130,6 +139,7 @@ def outlines(mask: np.ndarray, colour: str, min_size: int) -> list[Outline]:
                 corners=len(corners),
                 extent=area / (w * h),
                 fill=_fill(mask, hull, x, y, w, h, area),
+                surround=_surround(mask, x, y, w, h, area, fill_area=area),
                 apex_up=_apex_up(corners, y, h),
             )
         )
@@ -139,7 +149,8 @@ def outlines(mask: np.ndarray, colour: str, min_size: int) -> list[Outline]:
 def classify(outline: Outline) -> Box | None:
     """The sign class and score an outline's colour and shape suggest, if any."""
     shape, fit = _shape(outline)
-    if shape is None or outline.fill < 0.15:
+    # A sign stands out from what is around it; a patch of a red wall does not.
+    if shape is None or outline.fill < 0.15 or outline.surround > 0.3:
         return None
     label = _label(outline, shape)
     if label is None:
@@ -187,7 +198,10 @@ def _label(outline: Outline, shape: str) -> SignClass | None:
             # (a red lamp is filled whole, a stop sign has white letters).
             if outline.fill > 0.95:
                 return None
-            return SignClass.STOP if outline.fill >= 0.6 else SignClass.PROHIBITORY
+            if outline.fill < 0.6:
+                return SignClass.PROHIBITORY
+            # Only an octagon is a stop sign; a round red blob can be anything.
+            return SignClass.STOP if outline.corners >= 6 else None
         return None
     if colour == "blue":
         if shape == "circle":
@@ -209,6 +223,18 @@ def _fill(
     cv2.drawContours(region, [hull - (x, y)], -1, 255, thickness=cv2.FILLED)
     inside = cv2.bitwise_and(mask[y : y + h, x : x + w], region)
     return cv2.countNonZero(inside) / area
+
+
+def _surround(
+    mask: np.ndarray, x: int, y: int, w: int, h: int, area: float, fill_area: float
+) -> float:
+    pad = max(2, round(0.25 * max(w, h)))
+    x0, y0 = max(0, x - pad), max(0, y - pad)
+    x1, y1 = min(mask.shape[1], x + w + pad), min(mask.shape[0], y + h + pad)
+    outer = cv2.countNonZero(mask[y0:y1, x0:x1])
+    inner = cv2.countNonZero(mask[y : y + h, x : x + w])
+    band_area = (x1 - x0) * (y1 - y0) - w * h
+    return (outer - inner) / band_area if band_area > 0 else 0.0
 
 
 def _apex_up(corners: np.ndarray, y: int, h: int) -> bool:
