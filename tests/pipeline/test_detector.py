@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -30,6 +31,12 @@ KNOWN_SIGNS = {
 }
 
 
+def read(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert image is not None, path
+    return image
+
+
 def best_match(found: list[Box], truth: Box) -> float:
     return max((b.iou(truth) for b in found if b.label == truth.label), default=0.0)
 
@@ -39,7 +46,7 @@ def best_match(found: list[Box], truth: Box) -> float:
 def test_known_sign_is_found_in_any_light(
     photos: Path, stem: str, light: float
 ) -> None:
-    image = cv2.imread(str(photos / f"{stem}.png"), cv2.IMREAD_COLOR)
+    image = read(photos / f"{stem}.png")
     image = np.clip(image.astype(np.float32) * light, 0, 255).astype(np.uint8)
 
     found = ColourShapeDetector().detect(image)
@@ -49,9 +56,7 @@ def test_known_sign_is_found_in_any_light(
 
 def test_boxes_are_in_the_pixels_of_a_large_frame(realworld: Path) -> None:
     frame = realworld / "mapillary-tools-sample" / "DSC00001.JPG"
-    image = cv2.imread(
-        str(frame), cv2.IMREAD_COLOR
-    )  # 3840x2160, STOP sign on the right
+    image = read(frame)  # 3840x2160, a STOP sign on the right
 
     found = ColourShapeDetector().detect(image)
 
@@ -66,7 +71,7 @@ def test_boxes_are_in_the_pixels_of_a_large_frame(realworld: Path) -> None:
     ["mapillary-tools-sample/DSC00497.JPG", "comma2k19-example-segment/preview.png"],
 )
 def test_frames_without_signs_give_nothing(realworld: Path, frame: str) -> None:
-    image = cv2.imread(str(realworld / frame), cv2.IMREAD_COLOR)
+    image = read(realworld / frame)
 
     assert ColourShapeDetector().detect(image) == []
 
@@ -99,7 +104,7 @@ def broken(settings):
 
 
 @pytest.fixture
-def plugin_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def plugin_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An installed distribution registering two detectors by entry point."""
     site = tmp_path / "site"
     (site / "lab_detectors-1.0.dist-info").mkdir(parents=True)

@@ -98,7 +98,7 @@ def test_video_is_sampled_at_the_configured_rate(
     video = recording / "video" / "front.avi"
     video.parent.mkdir()
     writer = cv2.VideoWriter(
-        str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48)
+        str(video), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (64, 48)
     )
     for value in range(30):
         writer.write(grey(value * 8))

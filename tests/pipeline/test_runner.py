@@ -172,6 +172,7 @@ def test_updates_are_throttled_and_never_go_back(
     make_recording: Callable[..., Path], photos: Path, pipeline_settings: Settings
 ) -> None:
     image = cv2.imread(str(photos / "road460.png"), cv2.IMREAD_COLOR)
+    assert image is not None
     frames = {f"camera/{n:04d}.jpg": cv2.resize(image, (1280, 720)) for n in range(60)}
     recording = make_recording(frames)
     updates: list[dict[str, Any]] = []

@@ -56,14 +56,12 @@ class _Updates:
     def __init__(self, on_update: Callable[[dict[str, Any]], None] | None) -> None:
         self.on_update = on_update
         self.last_sent = 0.0
-        self.pending: dict[str, Any] | None = None
 
     def offer(self, status: dict[str, Any], *, final: bool = False) -> None:
-        self.pending = status
+        # A held-back status is not lost: the next one offered carries its content.
         now = time.monotonic()
         if final or now - self.last_sent >= 1.0 / UPDATES_PER_SECOND:
             self.last_sent = now
-            self.pending = None
             if self.on_update is not None:
                 self.on_update(status)
 
