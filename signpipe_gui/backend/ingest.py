@@ -38,6 +38,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -245,38 +246,37 @@ class ExtractionJob:
         spool = spool_dir / _safe_file_name(self.archive_name)
         self._set(archive_size=size, bytes_total=size, spool_path=str(spool))
 
-        digest = hashlib.sha256()
         fmt = None
         done = 0
-        buffer = bytearray(CHUNK_SIZE)
-        view = memoryview(buffer)
-        with source, _open_spool(spool) as target:
+        with source, _open_spool(spool) as target, _OverlappedHash() as digest:
             while True:
                 self._check_cancel()
+                buffer = digest.free_buffer()
                 count = _read_source(source, buffer, self.archive_name)
                 if count == 0:
                     break
-                chunk = view[:count]
+                chunk = memoryview(buffer)[:count]
                 if fmt is None:
-                    fmt = self._recognise(bytes(chunk[:4096]), size)
+                    fmt = self._recognise(bytes(chunk[:4096]))
                 digest.update(chunk)
                 _write_spool(target, chunk)
                 done += count
                 self._progress(Phase.READING, done, size)
+            sha256 = digest.hexdigest()
 
         if fmt is None:
             raise IngestError(ErrorCode.EMPTY, "The archive file is empty.")
-        self._set(archive_sha256=digest.hexdigest(), archive_format=str(fmt))
+        self._set(archive_sha256=sha256, archive_format=str(fmt))
         logger.info(
             "Job %s read archive: bytes=%d format=%s sha256=%s",
             self.job_id,
             done,
             fmt,
-            digest.hexdigest(),
+            sha256,
         )
         return spool, fmt
 
-    def _recognise(self, head: bytes, size: int) -> Any:
+    def _recognise(self, head: bytes) -> Any:
         fmt = sniff_format(head)
         if fmt is None:
             raise IngestError(
@@ -642,6 +642,50 @@ def retry_job(
     )
     logger.info("Job %s retries job %s", job.job_id, job_id)
     return job
+
+
+class _OverlappedHash:
+    """sha256 on a second thread, so hashing overlaps reading and writing the copy.
+
+    hashlib releases the GIL on large updates. Two buffers take turns, so a chunk is
+    never read into while it is still being hashed.
+    """
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._buffers = (bytearray(CHUNK_SIZE), bytearray(CHUNK_SIZE))
+        self._hashing: list[Future[None] | None] = [None, None]
+        self._turn = 0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
+
+    def __enter__(self) -> _OverlappedHash:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pool.shutdown(wait=True)
+
+    def free_buffer(self) -> bytearray:
+        """The buffer to read the next chunk into, once its last hashing is done."""
+        slot = self._turn % 2
+        self._wait(slot)
+        return self._buffers[slot]
+
+    def update(self, chunk: memoryview) -> None:
+        """Hash ``chunk`` (a view of the buffer from free_buffer) in the background."""
+        slot = self._turn % 2
+        self._hashing[slot] = self._pool.submit(self._digest.update, chunk)
+        self._turn += 1
+
+    def hexdigest(self) -> str:
+        self._wait(0)
+        self._wait(1)
+        return self._digest.hexdigest()
+
+    def _wait(self, slot: int) -> None:
+        pending = self._hashing[slot]
+        if pending is not None:
+            pending.result()
+            self._hashing[slot] = None
 
 
 class _Rate:
