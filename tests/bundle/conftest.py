@@ -2,6 +2,7 @@
 
 They run when the environment has ``SIGNPIPE_RUN_BUNDLE=1`` (``.ci/run`` sets it, and
 a release is always built and checked this way); otherwise they are skipped.
+``SIGNPIPE_BUNDLE_EXECUTABLE=dist/signpipe/signpipe`` checks a bundle built already.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_BUNDLE = os.environ.get("SIGNPIPE_RUN_BUNDLE") == "1"
+# A bundle built already (its executable), to check it instead of building one.
+PREBUILT = os.environ.get("SIGNPIPE_BUNDLE_EXECUTABLE", "")
 SKIP_REASON = (
     "builds the PyInstaller bundle (minutes): set SIGNPIPE_RUN_BUNDLE=1 to run it"
 )
@@ -36,6 +39,9 @@ def pytest_collection_modifyitems(
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundle's executable, built once per session with scripts/build_bundle.sh."""
+    if PREBUILT:
+        return Path(PREBUILT).resolve()
+
     dist = tmp_path_factory.mktemp("dist")
     env = {**os.environ, "PYTHON": sys.executable}
 

@@ -7,6 +7,7 @@ processes under test.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -21,6 +22,10 @@ import pytest
 from signpipe_gui.backend.redis_server import stop_embedded_redis
 
 PIPELINE_TIMEOUT = 240.0
+WINDOW_TIMEOUT = 60.0
+
+# The first test also waits for the bundle to be built.
+pytestmark = pytest.mark.timeout(1200)
 
 
 @pytest.fixture
@@ -95,6 +100,86 @@ def test_demo_submit_and_worker_run_the_pipeline_end_to_end(
     assert (results / "summary.json").is_file()
     assert (results / "detections.csv").is_file()
     assert _bundled_redis_served(bundle, tmp_path / "data")
+
+
+def test_window_starts_its_worker_as_itself(
+    bundle: Path, bundle_env: dict[str, str], tmp_path: Path
+) -> None:
+    with (tmp_path / "window.log").open("w") as log:
+        window = subprocess.Popen(
+            [str(bundle)],
+            env=bundle_env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    children: list[int] = []
+    try:
+        children = _wait_for_children(window.pid)
+        commands = [_cmdline(child) for child in children]
+    finally:
+        _stop_processes([window.pid])
+        window.wait(timeout=10)
+        _stop_processes(children)
+
+    log_text = (tmp_path / "window.log").read_text(errors="replace")
+    assert commands == [[str(bundle), "worker"]], log_text[-3000:]
+
+
+def _wait_for_children(pid: int) -> list[int]:
+    """The processes ``pid`` started, once there are some."""
+    deadline = time.monotonic() + WINDOW_TIMEOUT
+    while time.monotonic() < deadline:
+        children = [child for child, parent in _process_parents() if parent == pid]
+        if children:
+            return children
+        time.sleep(0.2)
+    return []
+
+
+def _process_parents() -> list[tuple[int, int]]:
+    pairs = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        pairs.append((int(entry.name), int(fields[1])))
+    return pairs
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode() for part in raw.split(b"\0") if part]
+
+
+def _stop_processes(pids: list[int]) -> None:
+    """Warm-stop processes this test started, then kill whichever are left."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.2)
+    for pid in pids:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _written_archive(stdout: str, folder: Path) -> Path:
