@@ -42,6 +42,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
+import redis
+
 from .archive import ArchiveLimits, Listing, open_archive, sniff_format, verify_tree
 from .errors import RECORDING_EXISTS_MESSAGE, ErrorCode, IngestError, JobCancelled
 from .jobs import (
@@ -208,7 +210,10 @@ class ExtractionJob:
     # -- phases -------------------------------------------------------------------
 
     def _run_phases(self) -> None:
-        self.store.ensure()
+        try:
+            self.store.ensure()
+        except OSError as exc:
+            raise _disk_error(exc, "preparing the store's folders") from exc
         spool, fmt = self._read_into_spool()
         self._make_durable(spool)
 
@@ -226,7 +231,10 @@ class ExtractionJob:
             self._claim(listing.recording_id)
 
             self._enter(Phase.RUNNING, bytes_total=listing.total_bytes)
-            staging = self.store.new_staging_dir(self.job_id)
+            try:
+                staging = self.store.new_staging_dir(self.job_id)
+            except OSError as exc:
+                raise _disk_error(exc, "preparing the staging folder") from exc
             reader.extract(
                 listing,
                 staging,
@@ -242,7 +250,10 @@ class ExtractionJob:
         source = self._open_source()
         size = os.fstat(source.fileno()).st_size
         spool_dir = self.store.spool_dir(self.job_id)
-        spool_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            spool_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _disk_error(exc, "copying the archive into the store") from exc
         spool = spool_dir / _safe_file_name(self.archive_name)
         self._set(archive_size=size, bytes_total=size, spool_path=str(spool))
 
@@ -325,7 +336,10 @@ class ExtractionJob:
     def _claim(self, recording_id: str) -> None:
         """Reserve the recording id in Redis, then check the store."""
         if not self._claim_with_patience(recording_id):
-            holder = self.progress.recording_claim(recording_id)
+            try:
+                holder = self.progress.recording_claim(recording_id)
+            except redis.RedisError:
+                holder = None
             raise _already_exists(recording_id, claimed_by=holder)
         self._claimed = recording_id
         self._claimed_at = time.monotonic()
@@ -341,7 +355,14 @@ class ExtractionJob:
         while True:
             try:
                 return self.progress.claim_recording(recording_id, self.job_id)
-            except TRANSIENT_ERRORS as exc:
+            except redis.RedisError as exc:
+                if not isinstance(exc, TRANSIENT_ERRORS):
+                    raise IngestError(
+                        ErrorCode.REDIS_UNAVAILABLE,
+                        "Redis refused to reserve the recording id.",
+                        recording_id=recording_id,
+                        reason=str(exc),
+                    ) from exc
                 if time.monotonic() + delay > deadline:
                     raise IngestError(
                         ErrorCode.REDIS_UNAVAILABLE,
@@ -369,7 +390,7 @@ class ExtractionJob:
             self._claimed_at = time.monotonic()
             try:
                 self.progress.claim_recording(self._claimed, self.job_id)
-            except TRANSIENT_ERRORS as exc:
+            except redis.RedisError as exc:
                 logger.warning(
                     "Job %s could not refresh its claim: %s", self.job_id, exc
                 )
@@ -390,8 +411,12 @@ class ExtractionJob:
             raise _already_exists(recording_id) from exc
         except OSError as exc:
             raise _disk_error(exc, "moving the recording into the store") from exc
+        # From here on the recording is whole in the store: nothing may fail the job.
         self._published = True
-        self.store.remove_job_files(self.job_id)
+        try:
+            self.store.remove_job_files(self.job_id)
+        except OSError:
+            logger.exception("Job %s could not remove its work files", self.job_id)
         self._release_claim()
         logger.info(
             "Job %s stored recording %s: files=%d bytes=%d",
@@ -488,7 +513,7 @@ class ExtractionJob:
             return
         try:
             self.progress.release_recording(self._claimed, self.job_id)
-        except TRANSIENT_ERRORS as exc:
+        except redis.RedisError as exc:
             # The claim expires by itself (claim_ttl_seconds).
             logger.warning(
                 "Job %s could not release its claim on %s: %s",
@@ -588,7 +613,7 @@ class ExtractionJob:
         self.store.remove_job_files(self.retry_of)
         try:
             self.progress.update_extraction_progress(self.retry_of, spool_path=None)
-        except TRANSIENT_ERRORS:
+        except redis.RedisError:
             logger.debug("Job %s: old job %s not updated", self.job_id, self.retry_of)
 
 

@@ -55,6 +55,10 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     OSError,
 )
 
+# A progress write never fails a job: whatever Redis answers, the state is kept
+# and sent again later (a full Redis, say, may have room again in a minute).
+WRITE_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, OSError)
+
 # KEYS: job key, index key. ARGV: mode ('set'|'update'), fields JSON, ttl seconds,
 # job id, index score ('' = keep the stored created_at), oldest score to keep.
 _WRITE_SCRIPT = """
@@ -281,7 +285,7 @@ class RedisProgressService:
 
         try:
             self._send(job_id, write)
-        except TRANSIENT_ERRORS as exc:
+        except WRITE_ERRORS as exc:
             with self._lock:
                 self._remember(job_id, write)
                 self._mark_down(exc)
@@ -353,7 +357,7 @@ class RedisProgressService:
                     continue
                 try:
                     self._send(job_id, write)
-                except TRANSIENT_ERRORS as exc:
+                except WRITE_ERRORS as exc:
                     with self._lock:
                         self._put_back(job_id, write)
                     logger.debug("Redis still unreachable: %s", exc)

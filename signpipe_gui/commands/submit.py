@@ -11,6 +11,7 @@ import argparse
 import functools
 import json
 import logging
+import shutil
 import sys
 import threading
 import time
@@ -26,6 +27,7 @@ EXIT_REDIS = 3
 EXIT_INTERRUPTED = 130
 
 REFRESH_SECONDS = 0.2
+NAME_WIDTH = 32
 
 EPILOG = """\
 exit codes:
@@ -182,7 +184,7 @@ def _run_all(
     report_ended()
 
     finals = [future.result() for future in futures]
-    display.show(finals, final=True)
+    display.show(finals)
     return finals
 
 
@@ -202,15 +204,17 @@ class ProgressDisplay:
         self._last: list[str] = [""] * len(names)
         self._lock = threading.Lock()
 
-    def show(self, jobs: list[dict[str, Any]], *, final: bool = False) -> None:
+    def show(self, jobs: list[dict[str, Any]]) -> None:
+        width = min(NAME_WIDTH, max(len(name) for name in self.names))
         lines = [
-            describe_job(name, job) for name, job in zip(self.names, jobs, strict=True)
+            describe_job(name, job, width)
+            for name, job in zip(self.names, jobs, strict=True)
         ]
         with self._lock:
             if self.tty:
                 self._redraw(lines)
             else:
-                self._print_changes(jobs, lines, final)
+                self._print_changes(jobs, lines)
 
     def note(self, text: str) -> None:
         with self._lock:
@@ -221,14 +225,15 @@ class ProgressDisplay:
     def _redraw(self, lines: list[str]) -> None:
         if self._drawn:
             self.stream.write(f"\x1b[{self._drawn}F")
+        # A line longer than the terminal would wrap and spoil the count of lines
+        # to move back over, so each is cut to the width.
+        columns = shutil.get_terminal_size().columns - 1
         for line in lines:
-            self.stream.write("\x1b[2K" + line + "\n")
+            self.stream.write("\x1b[2K" + _fit(line, columns) + "\n")
         self._drawn = len(lines)
         self.stream.flush()
 
-    def _print_changes(
-        self, jobs: list[dict[str, Any]], lines: list[str], final: bool
-    ) -> None:
+    def _print_changes(self, jobs: list[dict[str, Any]], lines: list[str]) -> None:
         # Off a terminal a line is printed when a job changes step, not per percent.
         for index, job in enumerate(jobs):
             key = f"{job.get('status')}/{job.get('phase')}"
@@ -238,11 +243,11 @@ class ProgressDisplay:
         self.stream.flush()
 
 
-def describe_job(name: str, job: dict[str, Any]) -> str:
+def describe_job(name: str, job: dict[str, Any], width: int = NAME_WIDTH) -> str:
     """One line of words about a job's state."""
     status = str(job.get("status") or "queued")
     percent = float(job.get("progress_percent") or 0)
-    head = f"{_fit(name, 32)}  {status:<9} {percent:5.1f}%"
+    head = f"{_fit(name, width):<{width}}  {status:<9} {percent:5.1f}%"
     if status == "error":
         return f"{head}  {job.get('error_msg')}"
     if status == "done":
