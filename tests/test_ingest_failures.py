@@ -402,3 +402,56 @@ def test_an_unreadable_source_is_an_error_in_words(
 
     assert final["error_details"]["code"] == "unreadable"
     assert_one_sentence(final["error_msg"])
+
+
+def test_redis_away_at_claim_time_fails_in_words_after_the_wait(
+    tmp_path: Path, store: RecordingStore
+) -> None:
+    server = RestartableRedis(tmp_path / "redis")
+    server.start()
+    client = server.client()
+    service = RedisProgressService(client)
+    settings = Settings(data_dir=tmp_path / "data", store=store.root)
+    archive = build_zip(tmp_path / "drive.zip", recording_files())
+    source_hash = sha256_of(archive)
+    before = store_snapshot(store.root)
+    server.stop()
+    try:
+        job = ExtractionJob(
+            archive,
+            settings=settings,
+            store=store,
+            progress=service,
+            final_publish_timeout=0.5,
+        )
+
+        final = job.run()
+
+        assert final["error_details"]["code"] == "redis_unavailable"
+        assert final["error_msg"] == (
+            "Redis could not be reached to reserve the recording id."
+        )
+        assert_nothing_changed(store, before, archive, source_hash)
+    finally:
+        service.close()
+        client.close()
+
+
+def test_a_store_that_cannot_be_created_is_an_error_in_words(
+    tmp_path: Path, settings: Settings, progress: RedisProgressService
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store should be")
+    store = RecordingStore(blocker / "store")
+    archive = build_zip(tmp_path / "drive.zip", recording_files())
+
+    final = ExtractionJob(
+        archive,
+        settings=replace(settings, store=store.root),
+        store=store,
+        progress=progress,
+    ).run()
+
+    assert final["error_details"]["code"] == "write_failed"
+    assert_one_sentence(final["error_msg"])
+    assert blocker.read_text() == "a file where the store should be"
