@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -57,10 +58,18 @@ def real_frame_files(folder: Path, data: Path = REALWORLD) -> list[Path]:
 
 
 def measure_detect_fps(
-    frame_count: int = 300, workers: int | None = None, data: Path = REALWORLD
+    frame_count: int = 300,
+    workers: int | None = None,
+    data: Path = REALWORLD,
+    repeats: int = 5,
 ) -> tuple[float, int]:
-    """Frames per second of the detect stage (built-in detector), threads used."""
+    """Frames per second of the detect stage (built-in detector), threads used.
+
+    The median of ``repeats`` runs, so that a burst of other work on the machine
+    moves the figure less.
+    """
     workers = workers or os.cpu_count() or 1
+    rates = []
     with tempfile.TemporaryDirectory(prefix="signpipe-bench-") as tmp:
         files = real_frame_files(Path(tmp), data)
         frames = [
@@ -70,10 +79,11 @@ def measure_detect_fps(
         detector = ColourShapeDetector()
         detect_frames(frames[: len(files)], detector, workers=workers)  # warm-up
 
-        started = time.perf_counter()
-        detect_frames(frames, detector, workers=workers)
-        elapsed = time.perf_counter() - started
-    return frame_count / elapsed, workers
+        for _ in range(repeats):
+            started = time.perf_counter()
+            detect_frames(frames, detector, workers=workers)
+            rates.append(frame_count / (time.perf_counter() - started))
+    return statistics.median(rates), workers
 
 
 def _detect_fps_lines(args: argparse.Namespace) -> list[str]:

@@ -120,3 +120,13 @@ def test_implausible_positions_are_dropped(tmp_path: Path) -> None:
     track = gps.read_track(write(tmp_path, "gps.csv", text), None)
 
     assert track == [gps.TrackPoint(1716247982.0, 52.0, 4.0)]
+
+
+def test_a_huge_text_file_is_not_read_as_a_track(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gps, "MAX_TRACK_BYTES", 20)
+    path = write(tmp_path, "can.log", "time,lat,lon\n1716247980,52.1,4.3\n")
+
+    with pytest.raises(gps.TrackError, match="too large"):
+        gps.read_track(path, None)

@@ -118,6 +118,28 @@ def detect_frames(
     be read. OpenCV releases the GIL while it works, so threads use every core.
     """
     workers = workers or os.cpu_count() or 1
+    # One frame per thread on every core; OpenCV's own threads inside each call would
+    # only compete with them. The setting is per process, so it is put back after.
+    opencv_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        detections, unreadable = _detect_all(
+            frames, detector, workers, on_progress, cancel
+        )
+    finally:
+        cv2.setNumThreads(opencv_threads)
+    if cancel is not None and cancel.is_set():
+        raise PipelineCancelled()
+    return detections, unreadable
+
+
+def _detect_all(
+    frames: list[Frame],
+    detector: Detector,
+    workers: int,
+    on_progress: Callable[[int, int], None] | None,
+    cancel: threading.Event | None,
+) -> tuple[list[Detection], int]:
     results: dict[int, list[Box]] = {}
     unreadable = 0
     done = 0
@@ -149,8 +171,6 @@ def detect_frames(
             if on_progress:
                 on_progress(done, len(frames))
 
-    if cancel is not None and cancel.is_set():
-        raise PipelineCancelled()
     by_index = {frame.index: frame for frame in frames}
     detections = [
         Detection(frame=by_index[index], box=box)

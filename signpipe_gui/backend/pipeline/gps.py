@@ -50,6 +50,10 @@ TIME_NAMES = (
     "sec",
 )
 
+# Text files larger than this are other loggers' output, not a GPS track (a day of
+# 10 Hz NMEA is about 150 MB).
+MAX_TRACK_BYTES = 256 * 1024**2
+
 # Epoch seconds below this are taken as relative times (about 1973).
 ABSOLUTE_EPOCH_MIN = 1e8
 
@@ -60,6 +64,8 @@ class TrackError(ValueError):
 
 def read_track(path: Path, start_time: float | None) -> list[TrackPoint]:
     """The track points in a file, sorted by time; TrackError if it holds none."""
+    if path.stat().st_size > MAX_TRACK_BYTES:
+        raise TrackError(f"{path.name} is too large to be a GPS track")
     suffix = path.suffix.lower()
     text = path.read_text(encoding="utf-8", errors="replace")
     if suffix == ".gpx" or "<gpx" in text[:500]:
