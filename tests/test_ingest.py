@@ -227,6 +227,41 @@ def test_status_json_links_the_recording_to_its_job(
     }
 
 
+def test_fields_the_pipeline_wrote_meanwhile_are_not_overwritten(
+    tmp_path: Path,
+    settings: Settings,
+    store: RecordingStore,
+    progress: RedisProgressService,
+    redis_client: redis.Redis,
+) -> None:
+    archive = build_zip(tmp_path / "drive.zip", recording_files())
+    pipeline_side = RedisProgressService(redis_client)
+
+    @dataclass
+    class Result:
+        task_id: str | None
+        queued: bool
+        reason: str | None
+
+    def dispatch(recording_id: str, job_id: str) -> Result:
+        # The task starts within milliseconds and reports on the job object itself.
+        pipeline_side.update_extraction_progress(
+            job_id, pipeline_task_id="task-9", pipeline_status="running"
+        )
+        return Result("task-9", True, None)
+
+    job = make_job(archive, settings, store, progress, dispatch=dispatch)
+    final = job.run()
+    pipeline_side.close()
+
+    stored = progress.get_extraction_progress(job.job_id)
+    assert stored is not None
+    assert stored["status"] == "done"
+    assert stored["pipeline_status"] == "running"
+    assert stored["pipeline_task_id"] == "task-9"
+    assert final["pipeline_status"] == "queued"
+
+
 def test_a_failing_dispatch_still_ends_done_with_pipeline_not_queued(
     tmp_path: Path,
     settings: Settings,

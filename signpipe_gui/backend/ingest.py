@@ -124,6 +124,7 @@ class ExtractionJob:
         self._claimed_at = 0.0
         self._spool_complete = False
         self._published = False
+        self._dispatch_owns_pipeline_fields = False
 
     # -- public -------------------------------------------------------------------
 
@@ -450,6 +451,9 @@ class ExtractionJob:
             )
             self._set(pipeline_status="not_queued")
             return
+        # The dispatcher wrote these into the job object itself, and the pipeline
+        # task may already have moved them on ("running"): never write them back.
+        self._dispatch_owns_pipeline_fields = True
         self._set(
             pipeline_task_id=result.task_id,
             pipeline_status="queued" if result.queued else "not_queued",
@@ -526,7 +530,7 @@ class ExtractionJob:
     def _publish_final(self) -> None:
         """Publish the final state and wait (bounded) until Redis has it."""
         self._set(updated_at=now())
-        self.progress.set_extraction_progress(self.job_id, self.snapshot())
+        self.progress.update_extraction_progress(self.job_id, **self._payload())
         deadline = time.monotonic() + self.final_publish_timeout
         delay = 0.1
         while not self.progress.flush():
@@ -581,7 +585,20 @@ class ExtractionJob:
     def _publish(self) -> None:
         self._last_publish = time.monotonic()
         self._set(updated_at=now())
-        self.progress.set_extraction_progress(self.job_id, self.snapshot())
+        self.progress.update_extraction_progress(self.job_id, **self._payload())
+
+    def _payload(self) -> dict[str, Any]:
+        """The fields this job writes: all of its object but what others own.
+
+        Written as a merge, so fields another process added (the pipeline task, the
+        dispatcher) survive; the whole object still goes each time, so a Redis that
+        restarted without its data gets the job back complete.
+        """
+        job = self.snapshot()
+        if self._dispatch_owns_pipeline_fields:
+            job.pop("pipeline_status", None)
+            job.pop("pipeline_task_id", None)
+        return job
 
     def _set(self, **fields: Any) -> None:
         with self._state_lock:

@@ -187,7 +187,7 @@ class RedisProgressService:
             _Pending("set", dict(progress), float(score) if score else None),
         )
 
-    def update_extraction_progress(self, job_id: str, **fields: Any) -> None:
+    def update_extraction_progress(self, job_id: str, /, **fields: Any) -> None:
         """Merge ``fields`` into the stored job object."""
         self._write(job_id, _Pending("update", dict(fields)))
 
