@@ -89,7 +89,9 @@ def build_listing(
 
     for entry in entries:
         parts, is_dir = split_name(entry.name)
-        if is_clutter(parts):
+        if not parts and entry.kind is EntryKind.DIR:
+            continue
+        if not parts or is_clutter(parts):
             continue
         name = "/".join(parts)
         _check_kind(entry, name)
@@ -106,7 +108,7 @@ def build_listing(
 
     if not files and not dirs:
         raise IngestError(ErrorCode.EMPTY, "The archive holds no files.")
-    for name in files:
+    for name in [*files, *dirs]:
         dirs.update(_parents(name))
     _check_collisions(files, dirs)
     _check_total_ratio(total_bytes, archive_size, limits)

@@ -52,24 +52,44 @@ def _plausibility(names: list[bytes], codepage: str) -> tuple[float, int]:
             text = raw.decode(codepage)
         except UnicodeDecodeError:
             return (float("-inf"), 0)
-        scripts: set[str] = set()
-        run = 0
-        for char in text:
-            if char.isascii():
-                run = 0
-                continue
-            if not char.isalpha():
-                score -= 2.0
-                run = 0
-                continue
-            script = _script(char)
-            scripts.add(script)
-            run += 1
-            # European words rarely hold three accented letters in a row.
-            score += 1.0 if script != "latin" or run < 3 else -1.0
-        score -= 3.0 * max(0, len(scripts) - 1)
+        score += _word_score(text)
     # Ties go to the earlier code page in LEGACY_CODEPAGES.
     return (score, -LEGACY_CODEPAGES.index(codepage))
+
+
+def _word_score(text: str) -> float:
+    """Points for letters of one script, penalties for what real names rarely hold."""
+    score = 0.0
+    scripts: set[str] = set()
+    run = 0
+    padded = f" {text} "
+    for index, char in enumerate(text, start=1):
+        if char.isascii():
+            run = 0
+            continue
+        if not char.isalpha():
+            score -= 2.0
+            run = 0
+            continue
+        script = _script(char)
+        scripts.add(script)
+        run += 1
+        before, after = padded[index - 1], padded[index + 1]
+        if script in ("cjk", "hiragana", "katakana", "hangul"):
+            score += 2.0  # one character from two bytes
+        elif script != "latin" or run < 3:
+            score += 1.0
+        else:
+            score -= 1.0  # European words rarely hold three accented letters in a row
+        if script != "latin" and (_ascii_letter(before) or _ascii_letter(after)):
+            score -= 2.0  # Cyrillic or Greek glued to Latin letters
+        if char.isupper() and before.islower():
+            score -= 1.5
+    return score - 3.0 * max(0, len(scripts) - 1)
+
+
+def _ascii_letter(char: str) -> bool:
+    return char.isascii() and char.isalpha()
 
 
 def _script(char: str) -> str:
@@ -110,6 +130,8 @@ def split_name(name: str) -> tuple[list[str], bool]:
             f"The archive member {name!r} points outside the recording with '..'.",
             member=name,
         )
+    if not parts and name.rstrip("/") in ("", "."):
+        return [], True  # "./": the archive's own top folder, as GNU tar writes it
     if not parts:
         raise IngestError(
             ErrorCode.BAD_NAME, f"The archive has a member with an empty name {name!r}."

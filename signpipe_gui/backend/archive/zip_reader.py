@@ -68,15 +68,25 @@ class ZipReader(ArchiveReader):
     def _entries(self) -> Iterator[RawEntry]:
         infos, central_start = self._central_directory()
         names = self._names(infos)
-        ranges: list[tuple[int, int, str]] = []
-
-        for info, name in zip(infos, names, strict=True):
-            data_offset = self._check_local_header(info, name)
-            end = data_offset + info.compress_size
-            ranges.append((info.header_offset, end, name))
+        pairs = list(zip(infos, names, strict=True))
+        headers = [self._local_header(info, name) for info, name in pairs]
+        # Overlaps first: a bomb's members share bytes, and says so before it says
+        # anything else odd about its headers.
+        self._check_ranges(
+            [
+                (info.header_offset, offset + info.compress_size, name)
+                for info, name, (offset, _) in zip(infos, names, headers, strict=True)
+            ],
+            central_start,
+        )
+        for (info, name), (data_offset, local_name) in zip(pairs, headers, strict=True):
+            if local_name != _raw_name(info):
+                raise self._damaged(
+                    ErrorCode.CORRUPT,
+                    "names a member differently in its local header and directory",
+                    name,
+                )
             yield self._raw_entry(info, name, data_offset)
-
-        self._check_ranges(ranges, central_start)
 
     def _central_directory(self) -> tuple[list[zipfile.ZipInfo], int]:
         try:
@@ -120,8 +130,8 @@ class ZipReader(ArchiveReader):
             self._codepage = codepage
         return names
 
-    def _check_local_header(self, info: zipfile.ZipInfo, name: str) -> int:
-        """The offset of the member's data, after checking its local header."""
+    def _local_header(self, info: zipfile.ZipInfo, name: str) -> tuple[int, bytes]:
+        """The offset of the member's data, and the name its local header gives."""
         raw = _pread_exact(self._fd, _LOCAL_HEADER.size, info.header_offset)
         if len(raw) < _LOCAL_HEADER.size:
             raise self._damaged(ErrorCode.TRUNCATED, "is truncated", name)
@@ -129,19 +139,9 @@ class ZipReader(ArchiveReader):
         if fields[0] != _LOCAL_SIGNATURE:
             raise self._damaged(ErrorCode.CORRUPT, "has a damaged local header", name)
         name_len, extra_len = fields[9], fields[10]
-        local_name = _pread_exact(
-            self._fd, name_len, info.header_offset + _LOCAL_HEADER.size
-        )
-        central_name = info.orig_filename.encode(
-            "utf-8" if info.flag_bits & _FLAG_UTF8 else "cp437"
-        )
-        if local_name != central_name:
-            raise self._damaged(
-                ErrorCode.CORRUPT,
-                "names a member differently in its local header and directory",
-                name,
-            )
-        return info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+        name_at = info.header_offset + _LOCAL_HEADER.size
+        local_name = _pread_exact(self._fd, name_len, name_at)
+        return name_at + name_len + extra_len, local_name
 
     def _raw_entry(
         self, info: zipfile.ZipInfo, name: str, data_offset: int
@@ -320,16 +320,20 @@ def _unicode_path_extra(info: zipfile.ZipInfo) -> str | None:
         extra = extra[4 + size :]
         if kind != _UNICODE_PATH_EXTRA or len(body) < 5 or body[0] != 1:
             continue
-        raw_name = info.orig_filename.encode(
-            "utf-8" if info.flag_bits & _FLAG_UTF8 else "cp437"
-        )
-        if struct.unpack("<I", body[1:5])[0] != crc32(raw_name):
+        if struct.unpack("<I", body[1:5])[0] != crc32(_raw_name(info)):
             continue
         try:
             return body[5:].decode("utf-8")
         except UnicodeDecodeError:
             return None
     return None
+
+
+def _raw_name(info: zipfile.ZipInfo) -> bytes:
+    """The name's bytes as stored (zipfile decodes them as UTF-8 or cp437)."""
+    return info.orig_filename.encode(
+        "utf-8" if info.flag_bits & _FLAG_UTF8 else "cp437"
+    )
 
 
 def _pread_exact(fd: int, size: int, offset: int) -> bytes:
