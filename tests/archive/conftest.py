@@ -12,7 +12,6 @@ import os
 import tarfile
 import threading
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,14 +40,18 @@ def build_zip(
 ) -> Path:
     with zipfile.ZipFile(path, "w", method) as archive:
         if dirs:
-            for folder in sorted({n.rsplit("/", 1)[0] + "/" for n in files if "/" in n}):
+            for folder in sorted(
+                {n.rsplit("/", 1)[0] + "/" for n in files if "/" in n}
+            ):
                 archive.writestr(folder, b"")
         for name, data in files.items():
             archive.writestr(name, data)
     return path
 
 
-def tar_info(name: str, size: int = 0, kind: bytes = tarfile.REGTYPE) -> tarfile.TarInfo:
+def tar_info(
+    name: str, size: int = 0, kind: bytes = tarfile.REGTYPE
+) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.size = size
     info.type = kind
@@ -122,7 +125,9 @@ class Harness:
         before = snapshot(self.work.parent, self.staging)
         digest = sha256(archive)
         try:
-            with open_archive(archive, self.limits, archive_name=archive_name) as reader:
+            with open_archive(
+                archive, self.limits, archive_name=archive_name
+            ) as reader:
                 listing = reader.listing()
                 reader.extract(
                     listing,
@@ -166,7 +171,7 @@ class Harness:
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
+def harness(tmp_path: Path) -> Harness:
     work = tmp_path / "work"
     work.mkdir()
-    yield Harness(work)
+    return Harness(work)

@@ -39,7 +39,9 @@ def _tar(mode: str):
 
 def _tar_zst(path: Path, files: dict[str, bytes]) -> Path:
     plain = build_tar(path.with_suffix(".plain"), files)
-    path.write_bytes(zstandard.ZstdCompressor(write_checksum=True).compress(plain.read_bytes()))
+    path.write_bytes(
+        zstandard.ZstdCompressor(write_checksum=True).compress(plain.read_bytes())
+    )
     plain.unlink()
     return path
 

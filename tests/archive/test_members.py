@@ -20,7 +20,9 @@ def _tar_with(harness: Harness, info: tarfile.TarInfo) -> object:
 def test_tar_symlink_is_refused(harness: Harness) -> None:
     link = tar_info(f"{RID}/passwd", kind=tarfile.SYMTYPE)
     link.linkname = "/etc/passwd"
-    error = harness.refused_before_writing(_tar_with(harness, link), ErrorCode.LINK_MEMBER)
+    error = harness.refused_before_writing(
+        _tar_with(harness, link), ErrorCode.LINK_MEMBER
+    )
     assert "symbolic link" in error.message
     assert error.member == f"{RID}/passwd"
 
@@ -28,7 +30,9 @@ def test_tar_symlink_is_refused(harness: Harness) -> None:
 def test_tar_hardlink_is_refused(harness: Harness) -> None:
     link = tar_info(f"{RID}/copy.csv", kind=tarfile.LNKTYPE)
     link.linkname = f"{RID}/gps.csv"
-    error = harness.refused_before_writing(_tar_with(harness, link), ErrorCode.LINK_MEMBER)
+    error = harness.refused_before_writing(
+        _tar_with(harness, link), ErrorCode.LINK_MEMBER
+    )
     assert "hard link" in error.message
 
 
@@ -37,7 +41,9 @@ def test_tar_hardlink_is_refused(harness: Harness) -> None:
     [(tarfile.CHRTYPE, "character device"), (tarfile.BLKTYPE, "block device"),
      (tarfile.FIFOTYPE, "FIFO")],
 )  # fmt: skip
-def test_tar_devices_and_fifos_are_refused(harness: Harness, kind: bytes, words: str) -> None:
+def test_tar_devices_and_fifos_are_refused(
+    harness: Harness, kind: bytes, words: str
+) -> None:
     error = harness.refused_before_writing(
         _tar_with(harness, tar_info(f"{RID}/dev", kind=kind)), ErrorCode.SPECIAL_MEMBER
     )
@@ -72,7 +78,9 @@ def test_a_symlink_among_clutter_is_ignored_like_the_clutter(harness: Harness) -
 
 
 def test_encrypted_zip_member_is_refused_in_words(harness: Harness) -> None:
-    archive = build_zip(harness.path("secret.zip"), recording_files(), zipfile.ZIP_STORED)
+    archive = build_zip(
+        harness.path("secret.zip"), recording_files(), zipfile.ZIP_STORED
+    )
     data = bytearray(archive.read_bytes())
     for signature, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
         position = data.find(signature)
@@ -100,7 +108,10 @@ def test_unsupported_zip_method_is_refused(harness: Harness) -> None:
 def test_sparse_tar_member_is_refused(harness: Harness) -> None:
     info = tar_info(f"{RID}/sparse.bin", kind=tarfile.GNUTYPE_SPARSE)
     archive = build_tar(
-        harness.path("s.tar"), recording_files(), extra=[info], tar_format=tarfile.GNU_FORMAT
+        harness.path("s.tar"),
+        recording_files(),
+        extra=[info],
+        tar_format=tarfile.GNU_FORMAT,
     )
     error = harness.refused_before_writing(archive, ErrorCode.SPECIAL_MEMBER)
     assert "sparse" in error.message

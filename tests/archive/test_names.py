@@ -17,7 +17,9 @@ from signpipe_gui.backend.errors import ErrorCode
 from .conftest import RID, Harness, build_tar, build_zip, recording_files
 
 
-def raw_zip(path: Path, entries: list[tuple[bytes, bytes]], *, utf8: bool = False) -> Path:
+def raw_zip(
+    path: Path, entries: list[tuple[bytes, bytes]], *, utf8: bool = False
+) -> Path:
     """A zip whose names are exactly these bytes (zipfile would re-encode them)."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
         for index, (name, data) in enumerate(entries):
@@ -89,7 +91,10 @@ def test_windows_backslashes_are_folders(harness: Harness) -> None:
 
     harness.extract(archive)
 
-    assert harness.tree() == {f"{RID}/camera/0001.jpg": b"frame", f"{RID}/gps.csv": b"gps"}
+    assert harness.tree() == {
+        f"{RID}/camera/0001.jpg": b"frame",
+        f"{RID}/gps.csv": b"gps",
+    }
 
 
 @pytest.mark.parametrize(
@@ -97,8 +102,13 @@ def test_windows_backslashes_are_folders(harness: Harness) -> None:
     [("Straße_müde", "cp437"), ("Überführung", "cp850"), ("Дорога", "cp866"),
      ("café_façade", "cp1252"), ("標識", "cp932")],
 )  # fmt: skip
-def test_legacy_code_pages_are_detected(harness: Harness, text: str, encoding: str) -> None:
-    names = [f"{RID}/".encode() + text.encode(encoding) + b".jpg", f"{RID}/gps.csv".encode()]
+def test_legacy_code_pages_are_detected(
+    harness: Harness, text: str, encoding: str
+) -> None:
+    names = [
+        f"{RID}/".encode() + text.encode(encoding) + b".jpg",
+        f"{RID}/gps.csv".encode(),
+    ]
     archive = raw_zip(harness.path("legacy.zip"), [(n, b"sign") for n in names])
 
     harness.extract(archive)
@@ -147,7 +157,10 @@ def test_decomposed_mac_names_become_nfc(harness: Harness) -> None:
 
 def test_nfd_and_nfc_spellings_of_one_name_are_duplicates(harness: Harness) -> None:
     name = f"{RID}/Kreuzung_ö.jpg"
-    files = {unicodedata.normalize("NFD", name): b"a", unicodedata.normalize("NFC", name): b"b"}
+    files = {
+        unicodedata.normalize("NFD", name): b"a",
+        unicodedata.normalize("NFC", name): b"b",
+    }
     archive = build_zip(harness.path("dup.zip"), files)
     harness.refused_before_writing(archive, ErrorCode.DUPLICATE_NAME)
 

@@ -49,13 +49,18 @@ def test_files_without_root_go_under_the_archive_name(harness: Harness) -> None:
     listing = harness.extract(archive, archive_name=f"{RID}.tar.gz")
 
     assert listing.recording_id == RID
-    assert harness.tree() == {f"{RID}/camera/0001.jpg": b"frame", f"{RID}/gps.csv": b"gps"}
+    assert harness.tree() == {
+        f"{RID}/camera/0001.jpg": b"frame",
+        f"{RID}/gps.csv": b"gps",
+    }
 
 
 def test_files_without_root_and_a_plain_archive_name_are_refused(
     harness: Harness,
 ) -> None:
-    archive = build_zip(harness.path("drive.zip"), {"gps.csv": b"gps", "cam/1.jpg": b"x"})
+    archive = build_zip(
+        harness.path("drive.zip"), {"gps.csv": b"gps", "cam/1.jpg": b"x"}
+    )
     error = harness.refused_before_writing(archive, ErrorCode.NO_ROOT)
     assert error.member == "gps.csv"
 
@@ -77,7 +82,12 @@ def test_several_folders_without_a_recording_id_are_refused(harness: Harness) ->
 
 @pytest.mark.parametrize(
     "root",
-    ["recording", "2024_13_20_23_32_53_415", "2024_05_20_23_32_53", "2024_02_30_00_00_00_000"],
+    [
+        "recording",
+        "2024_13_20_23_32_53_415",
+        "2024_05_20_23_32_53",
+        "2024_02_30_00_00_00_000",
+    ],
 )
 def test_root_must_be_a_valid_recording_id(harness: Harness, root: str) -> None:
     archive = build_tar(harness.path("a.tar"), recording_files(root))

@@ -31,6 +31,15 @@ DECOMPRESSION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+class CorruptStream(Exception):
+    """Compressed data the decoder rejects; ``checksum`` when only a check failed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        lowered = reason.lower()
+        self.checksum = "check" in lowered or "crc" in lowered
+
+
 class Decompressor:
     """One compressed stream fed in pieces; ``feed`` yields bounded output."""
 
@@ -48,7 +57,16 @@ class Decompressor:
         return bytes(self._engine.unused_data)
 
     def feed(self, data: bytes) -> Iterator[bytes]:
-        """Decompress ``data``, yielding output pieces of at most OUT_CHUNK bytes."""
+        """Decompress ``data``, yielding output pieces of at most OUT_CHUNK bytes.
+
+        Raises CorruptStream for data the decoder rejects.
+        """
+        try:
+            yield from self._feed(data)
+        except DECOMPRESSION_ERRORS as exc:
+            raise CorruptStream(str(exc)) from exc
+
+    def _feed(self, data: bytes) -> Iterator[bytes]:
         engine = self._engine
         if self._zlib_style:
             yield engine.decompress(data, OUT_CHUNK)

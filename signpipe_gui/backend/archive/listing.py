@@ -194,7 +194,7 @@ def _check_total_ratio(total: int, archive_size: int, limits: ArchiveLimits) -> 
         raise IngestError(
             ErrorCode.RATIO_EXCEEDED,
             f"The archive expands {ratio:.0f} times its size, more than the allowed "
-            f"{limits.max_total_ratio:g}; it looks like a zip bomb.",
+            f"{limits.max_total_ratio:g}; it looks like a decompression bomb.",
             limit=limits.max_total_ratio,
         )
 

@@ -39,9 +39,10 @@ class TarReader(ArchiveReader):
     workers = 2
 
     def _entries(self) -> Iterator[RawEntry]:
-        source = open_source(self._fd, self.size, self.format, self._stream_damaged)
+        source = open_source(
+            self._fd, self.size, self.format, self._stream_damaged, self._guard
+        )
         for header in walk_headers(source, self._damaged_member):
-            self._guard(source)
             yield self._raw_entry(header)
         if isinstance(source, StreamSource):
             source.drain()  # the checksum at the end of the stream is checked too
@@ -58,11 +59,8 @@ class TarReader(ArchiveReader):
             source=TarSource(header.index, header.data_offset, header.size),
         )
 
-    def _guard(self, source: FileSource | StreamSource) -> None:
+    def _guard(self, expanded: int, packed: int) -> None:
         """Stop a decompression bomb while listing, before it has expanded far."""
-        if not isinstance(source, StreamSource):
-            return
-        expanded, packed = source.offset, max(source.consumed, 1)
         if expanded > self.limits.max_total_bytes * 1.1 + 64 * 1024 * 1024:
             raise IngestError(
                 ErrorCode.TOO_LARGE,
@@ -70,10 +68,8 @@ class TarReader(ArchiveReader):
                 f"{self.limits.max_total_bytes} bytes.",
                 limit=self.limits.max_total_bytes,
             )
-        if (
-            expanded > TOTAL_RATIO_FLOOR
-            and expanded / packed > self.limits.max_total_ratio
-        ):
+        ratio = expanded / max(packed, 1)
+        if expanded > TOTAL_RATIO_FLOOR and ratio > self.limits.max_total_ratio:
             raise IngestError(
                 ErrorCode.RATIO_EXCEEDED,
                 f"The archive {self.archive_name!r} expands more than "

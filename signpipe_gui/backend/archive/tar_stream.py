@@ -10,13 +10,15 @@ from collections.abc import Callable, Iterator
 import zstandard
 
 from ..errors import ErrorCode, IngestError
-from .codecs import DECOMPRESSION_ERRORS, Decompressor, fast_zlib
+from .codecs import CorruptStream, Decompressor, fast_zlib
 from .formats import ArchiveFormat
 from .zstd_frames import check_zstd_frames
 
 READ_CHUNK = 1024 * 1024
 
 Damaged = Callable[[ErrorCode, str], IngestError]
+# Called with (bytes decompressed, compressed bytes read) after every chunk.
+Guard = Callable[[int, int], None]
 
 
 class FileSource:
@@ -46,11 +48,23 @@ class FileSource:
 class StreamSource:
     """A compressed tar: decompressed chunk by chunk, never held whole in memory."""
 
-    def __init__(self, chunks: Iterator[bytes], counter: list[int]) -> None:
+    def __init__(
+        self, chunks: Iterator[bytes], counter: list[int], guard: Guard | None
+    ) -> None:
         self._chunks = chunks
         self._buffer = memoryview(b"")
         self._counter = counter
+        self._guard = guard
+        self._produced = 0
         self.offset = 0
+
+    def _next_chunk(self) -> bytes | None:
+        chunk = next(self._chunks, None)
+        if chunk is not None:
+            self._produced += len(chunk)
+            if self._guard is not None:
+                self._guard(self._produced, self._counter[0])
+        return chunk
 
     @property
     def consumed(self) -> int:
@@ -68,7 +82,7 @@ class StreamSource:
         have = len(self._buffer)
         self._buffer = memoryview(b"")
         while have < count:
-            chunk = next(self._chunks, None)
+            chunk = self._next_chunk()
             if chunk is None:
                 break
             if have + len(chunk) > count:
@@ -82,7 +96,7 @@ class StreamSource:
     def read_some(self, limit: int) -> bytes | memoryview:
         """At least one byte and at most ``limit``, without joining chunks."""
         if not self._buffer:
-            chunk = next(self._chunks, None)
+            chunk = self._next_chunk()
             if chunk is None:
                 return b""
             self._buffer = memoryview(chunk)
@@ -104,28 +118,28 @@ class StreamSource:
         """Read the stream to its end (so its checksums are checked); bytes read."""
         total = len(self._buffer)
         self._buffer = memoryview(b"")
-        for chunk in self._chunks:
+        while (chunk := self._next_chunk()) is not None:
             total += len(chunk)
         return total
 
 
 def open_source(
-    fd: int, size: int, fmt: ArchiveFormat, damaged: Damaged
+    fd: int, size: int, fmt: ArchiveFormat, damaged: Damaged, guard: Guard | None = None
 ) -> FileSource | StreamSource:
-    """A byte source over the tar inside the archive file."""
+    """A byte source over the tar inside the archive file; ``guard`` sees progress."""
     if fmt is ArchiveFormat.TAR:
         return FileSource(fd, size)
     counter = [0]
     compressed = _read_compressed(fd, counter)
     if fmt is ArchiveFormat.TAR_ZST:
         check_zstd_frames(fd, size, damaged)
-        return StreamSource(_zstd_chunks(compressed, damaged), counter)
+        return StreamSource(_zstd_chunks(compressed, damaged), counter, guard)
     factories = {
         ArchiveFormat.TAR_GZ: lambda: fast_zlib.decompressobj(31),
         ArchiveFormat.TAR_BZ2: bz2.BZ2Decompressor,
         ArchiveFormat.TAR_XZ: lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ),
     }
-    return StreamSource(_chunks(compressed, factories[fmt], damaged), counter)
+    return StreamSource(_chunks(compressed, factories[fmt], damaged), counter, guard)
 
 
 def _read_compressed(fd: int, counter: list[int]) -> Iterator[bytes]:
@@ -155,8 +169,8 @@ def _chunks(
                     if out:
                         yield out
                 data = stream.unused_data if stream.eof else b""
-    except DECOMPRESSION_ERRORS as exc:
-        if "check" in str(exc).lower() or "crc" in str(exc).lower():
+    except CorruptStream as exc:
+        if exc.checksum:
             raise damaged(ErrorCode.CRC_MISMATCH, "fails its checksum") from exc
         raise damaged(ErrorCode.CORRUPT, "holds damaged compressed data") from exc
     if not stream.eof:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ErrorCode, IngestError
-from .codecs import crc32, member_decompressor
+from .codecs import CorruptStream, crc32, member_decompressor
 from .formats import ArchiveFormat
 from .limits import ArchiveLimits
 from .listing import EntryKind, RawEntry
@@ -273,19 +273,24 @@ class ZipReader(ArchiveReader):
         remaining -= len(head)
 
         crc, written = 0, 0
-        while remaining and not stream.eof:
-            data = os.pread(self._fd, min(CHUNK, remaining), offset)
-            if not data:
-                raise self._damaged(ErrorCode.TRUNCATED, "is truncated", name)
-            offset += len(data)
-            remaining -= len(data)
-            for out in stream.feed(data):
-                written += len(out)
-                if written > source.size:
-                    raise size_mismatch(name, source.size)
-                crc = crc32(out, crc)
-                write_all(fd, out, name)
-                tick(len(out))
+        try:
+            while remaining and not stream.eof:
+                data = os.pread(self._fd, min(CHUNK, remaining), offset)
+                if not data:
+                    raise self._damaged(ErrorCode.TRUNCATED, "is truncated", name)
+                offset += len(data)
+                remaining -= len(data)
+                for out in stream.feed(data):
+                    written += len(out)
+                    if written > source.size:
+                        raise size_mismatch(name, source.size)
+                    crc = crc32(out, crc)
+                    write_all(fd, out, name)
+                    tick(len(out))
+        except CorruptStream as exc:
+            raise self._damaged(
+                ErrorCode.CORRUPT, "holds a damaged compressed stream", name
+            ) from exc
 
         if remaining or not stream.complete(written == source.size):
             raise self._damaged(
