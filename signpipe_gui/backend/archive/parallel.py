@@ -11,6 +11,7 @@ from ..errors import JobCancelled
 
 T = TypeVar("T")
 ProgressTick = Callable[[int], None]
+REPORT_INTERVAL = 0.1
 
 
 class _Stopped(Exception):
@@ -80,7 +81,11 @@ def run_members(
         thread.start()
     guarded(0, True)
     for thread in threads:
-        thread.join()
+        # Keep reporting while the others finish (one may hold a large member).
+        while thread.is_alive():
+            thread.join(REPORT_INTERVAL)
+            if not errors:
+                report()
 
     if errors:
         # A real failure explains more than the cancel it may have raced with.

@@ -19,7 +19,7 @@ from .tar_headers import TarHeader, walk_headers
 from .tar_stream import FileSource, StreamSource, open_source
 from .writer import StagingWriter, size_mismatch, write_all, write_error
 
-COPY_CHUNK = 8 * 1024 * 1024
+COPY_CHUNK = 2 * 1024 * 1024
 # errno values meaning "copy_file_range cannot do this here, copy by hand".
 _NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP}
 
