@@ -33,6 +33,7 @@ from .pipeline_state import (
     update_job_fields,
 )
 from .recording_id import is_valid_recording_id
+from .redis_server import RedisServerError
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -60,8 +61,6 @@ def dispatch_pipeline(
     settings: Settings,
     recording_id: str,
     job_id: str | None = None,
-    *,
-    keep_attempts: bool = False,
 ) -> DispatchResult:
     """Queue the pipeline for a stored recording; never blocks for long."""
     if not is_valid_recording_id(recording_id, settings.recording_id_pattern):
@@ -77,33 +76,41 @@ def dispatch_pipeline(
     status = load_status(recording_dir)
     job_id = job_id or _source_job_id(status)
     task_id = uuid.uuid4().hex
-    attempts = int(status.get("attempt") or 0) if keep_attempts else 0
-    queued = _queued_status(status, recording_id, task_id, attempts)
+    queued = _queued_status(status, recording_id, task_id)
     publish_status(recording_dir, queued, None, ttl_seconds=settings.job_ttl_seconds)
 
     client: redis.Redis | None = None
     try:
-        client = _quick_client(settings)
-        client.ping()
-        mirror_status(client, queued, ttl_seconds=settings.job_ttl_seconds)
-        _send(app_for(settings), recording_id, task_id)
-    except (redis.RedisError, KombuError, DispatchError, OSError) as exc:
-        reason = (
-            f"The pipeline could not be queued because Redis ({describe(settings)}) "
-            "did not answer; it will be queued when Redis is back."
-        )
-        logger.warning(
-            "Pipeline of %s not queued, kept in the outbox: %s", recording_id, exc
-        )
-        _record_not_queued(settings, recording_dir, queued, client, job_id, reason, exc)
-        return DispatchResult(None, False, reason)
+        try:
+            client = _quick_client(settings)
+            client.ping()
+            mirror_status(client, queued, ttl_seconds=settings.job_ttl_seconds)
+            _send(app_for(settings), recording_id, task_id)
+        except (
+            redis.RedisError,
+            KombuError,
+            DispatchError,
+            RedisServerError,
+            OSError,
+        ) as exc:
+            reason = (
+                f"The pipeline could not be queued because Redis ({describe(settings)})"
+                " did not answer; it will be queued when Redis is back."
+            )
+            logger.warning(
+                "Pipeline of %s not queued, kept in the outbox: %s", recording_id, exc
+            )
+            _record_not_queued(
+                settings, recording_dir, queued, client, job_id, reason, exc
+            )
+            return DispatchResult(None, False, reason)
+
+        logger.info("Pipeline of %s queued as task %s", recording_id, task_id)
+        _after_queued(settings, client, recording_id, job_id, task_id)
+        return DispatchResult(task_id, True, None)
     finally:
         if client is not None:
             client.close()
-
-    logger.info("Pipeline of %s queued as task %s", recording_id, task_id)
-    _after_queued(settings, recording_id, job_id, task_id)
-    return DispatchResult(task_id, True, None)
 
 
 def rerun_pipeline(settings: Settings, recording_id: str) -> DispatchResult:
@@ -124,7 +131,7 @@ def rerun_pipeline(settings: Settings, recording_id: str) -> DispatchResult:
 
 
 def _queued_status(
-    status: dict[str, Any], recording_id: str, task_id: str, attempts: int
+    status: dict[str, Any], recording_id: str, task_id: str
 ) -> dict[str, Any]:
     now = time.time()
     return {
@@ -134,7 +141,8 @@ def _queued_status(
         "stage": None,
         "progress_percent": 0,
         "task_id": task_id,
-        "attempt": attempts,
+        # A new dispatch starts counting attempts again.
+        "attempt": 0,
         "created_at": status.get("created_at") or now,
         "queued_at": now,
         "started_at": None,
@@ -195,9 +203,12 @@ def _record_not_queued(
 
 
 def _after_queued(
-    settings: Settings, recording_id: str, job_id: str | None, task_id: str
+    settings: Settings,
+    client: redis.Redis,
+    recording_id: str,
+    job_id: str | None,
+    task_id: str,
 ) -> None:
-    client = _quick_client(settings)
     try:
         outbox.discard(settings, recording_id, client)
         if job_id:
@@ -210,8 +221,6 @@ def _after_queued(
             )
     except redis.RedisError as exc:
         logger.warning("Job %s not told of task %s: %s", job_id, task_id, exc)
-    finally:
-        client.close()
 
 
 def _source_job_id(status: dict[str, Any]) -> str | None:

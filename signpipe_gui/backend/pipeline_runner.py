@@ -20,7 +20,13 @@ import redis
 
 from .pipeline import run_pipeline
 from .pipeline_lock import Heartbeat, PipelineLock, PipelineTiming
-from .pipeline_state import StatusRecorder, load_status, mirror_status, update_job
+from .pipeline_state import (
+    RUN_FIELDS,
+    StatusRecorder,
+    load_status,
+    mirror_status,
+    update_job,
+)
 from .recording_id import is_valid_recording_id
 from .settings import Settings
 
@@ -277,7 +283,7 @@ def _run(
         recorder.close()
         return RunResult(recording_id, Outcome.SKIPPED, "lost its lock", attempt)
 
-    fields = {k: v for k, v in final.items() if k not in _RUN_OWNED}
+    fields = {k: v for k, v in final.items() if k not in RUN_FIELDS}
     fields.setdefault("status", "done")
     fields["finished_at"] = fields["heartbeat_at"] = time.time()
     if fields["status"] == "error" and _over_time_limit(started, settings):
@@ -296,9 +302,6 @@ def _run(
     if fields["status"] == "cancelled":
         return RunResult(recording_id, Outcome.SKIPPED, "cancelled", attempt)
     return RunResult(recording_id, Outcome.DONE, None, attempt)
-
-
-_RUN_OWNED = ("recording_id", "task_id", "worker", "attempt", "heartbeat_at", "source")
 
 
 def _unexpected(exc: Exception, settings: Settings) -> dict[str, Any]:

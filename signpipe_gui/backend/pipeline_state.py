@@ -22,8 +22,19 @@ from .status_file import StatusFileError, read_status, write_status
 logger = logging.getLogger(__name__)
 
 # Fields the task owns; a status dict from the pipeline never overrides them.
-RUN_FIELDS = ("recording_id", "task_id", "worker", "attempt", "heartbeat_at", "source")
-CREATED_FIELDS = ("created_at", "source")
+RUN_FIELDS = (
+    "recording_id",
+    "task_id",
+    "worker",
+    "attempt",
+    "started_at",
+    "heartbeat_at",
+    "source",
+)
+
+
+# Seconds without mirror writes after one failed.
+MIRROR_RETRY_AFTER = 10.0
 
 
 def mirror_key(recording_id: str) -> str:
@@ -102,7 +113,7 @@ class StatusRecorder:
         self._status = dict(status)
         self._lock = threading.Lock()
         self._last_write = 0.0
-        self._pending = False
+        self._mirror_again_at = 0.0
         self.closed = False
 
     @property
@@ -122,8 +133,6 @@ class StatusRecorder:
             due = time.monotonic() - self._last_write >= self.min_interval
             if force or changed or due:
                 self._write()
-            else:
-                self._pending = True
 
     def update_from_pipeline(self, pipeline_status: dict[str, Any]) -> None:
         """The pipeline's on_update: its fields, minus those the run owns."""
@@ -141,7 +150,7 @@ class StatusRecorder:
         """Write the final status and stop taking updates; returns it."""
         with self._lock:
             self._status.update(fields)
-            self._write()
+            self._write(final=True)
             self.closed = True
             return dict(self._status)
 
@@ -150,12 +159,17 @@ class StatusRecorder:
         with self._lock:
             self.closed = True
 
-    def _write(self) -> None:
-        publish_status(
-            self.recording_dir, self._status, self.client, ttl_seconds=self.ttl_seconds
-        )
-        self._last_write = time.monotonic()
-        self._pending = False
+    def _write(self, *, final: bool = False) -> None:
+        self._status["updated_at"] = time.time()
+        write_status(self.recording_dir, self._status)
+        self._last_write = now = time.monotonic()
+
+        # While Redis is away, each try could wait out a timeout inside the
+        # pipeline's progress callback: after a failure, skip the mirror a while.
+        if self.client is None or (now < self._mirror_again_at and not final):
+            return
+        if not mirror_status(self.client, self._status, ttl_seconds=self.ttl_seconds):
+            self._mirror_again_at = now + MIRROR_RETRY_AFTER
 
 
 def update_job(

@@ -22,6 +22,7 @@ from .helpers import (
     RECORDING_ID,
     make_recording,
     read_json,
+    wait_for,
     wait_for_status,
     worker_env,
 )
@@ -58,15 +59,28 @@ def test_dispatched_recording_runs_to_done_with_results(
     for relpath in status["results"]["files"].values():
         assert (recording / relpath).is_file(), relpath
 
-    mirror = read_mirror(redis_client, RECORDING_ID)
-    assert mirror is not None
-    assert mirror["status"] == "done"
+    # The mirror follows status.json a moment later.
+    mirror = wait_for(
+        lambda: (
+            (read_mirror(redis_client, RECORDING_ID) or {}).get("status") == "done"
+            and read_mirror(redis_client, RECORDING_ID)
+        ),
+        5,
+        "the Redis mirror",
+    )
+    assert mirror["task_id"] == result.task_id
     ttl = redis_client.ttl(f"pipeline:{RECORDING_ID}")
     assert 0 < ttl <= queue_settings.job_ttl_seconds
-    job = progress.get_extraction_progress(job_id)
-    assert job is not None
+    job = wait_for(
+        lambda: (
+            (progress.get_extraction_progress(job_id) or {}).get("pipeline_status")
+            == "done"
+            and progress.get_extraction_progress(job_id)
+        ),
+        5,
+        "the job object to say done",
+    )
     assert job["pipeline_task_id"] == result.task_id
-    assert job["pipeline_status"] == "done"
     progress.close()
 
     # Running it again from the command line replaces the results with a new run.
