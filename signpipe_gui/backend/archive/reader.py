@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +54,16 @@ class ArchiveReader:
     def listing(self) -> Listing:
         """List and validate every member; writes nothing. Raises IngestError."""
         if self._listing is None:
-            self._listing, self._sources = build_listing(
-                self._entries(),
-                self.limits,
-                archive_name=self.archive_name,
-                archive_size=self.size,
-            )
+            entries = self._entries()
+            try:
+                self._listing, self._sources = build_listing(
+                    entries,
+                    self.limits,
+                    archive_name=self.archive_name,
+                    archive_size=self.size,
+                )
+            finally:
+                entries.close()  # stops a decompressing thread at once on errors
             logger.info(
                 "Archive %s listed: format=%s recording=%s files=%d bytes=%d",
                 self.archive_name,
@@ -100,7 +104,7 @@ class ArchiveReader:
 
     # Format readers fill these in.
 
-    def _entries(self) -> Iterator[RawEntry]:
+    def _entries(self) -> Generator[RawEntry, None, None]:
         raise NotImplementedError
 
     def _extract_files(

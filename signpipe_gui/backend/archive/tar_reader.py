@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 from ..errors import ErrorCode, IngestError, JobCancelled
@@ -16,7 +16,7 @@ from .names import decode_names
 from .parallel import ProgressTick, run_members
 from .reader import CHUNK, ArchiveReader, ProgressCallback
 from .tar_headers import TarHeader, walk_headers
-from .tar_stream import FileSource, StreamSource, open_source
+from .tar_stream import StreamSource, open_source
 from .writer import StagingWriter, size_mismatch, write_all, write_error
 
 COPY_CHUNK = 2 * 1024 * 1024
@@ -38,15 +38,19 @@ class TarReader(ArchiveReader):
 
     workers = 2
 
-    def _entries(self) -> Iterator[RawEntry]:
+    def _entries(self) -> Generator[RawEntry, None, None]:
         source = open_source(
             self._fd, self.size, self.format, self._stream_damaged, self._guard
         )
-        for header in walk_headers(source, self._damaged_member):
-            yield self._raw_entry(header)
-        if isinstance(source, StreamSource):
-            source.drain()  # the checksum at the end of the stream is checked too
-        elif source.offset > self.size:
+        try:
+            for header in walk_headers(source, self._damaged_member):
+                yield self._raw_entry(header)
+            if isinstance(source, StreamSource):
+                source.drain()  # the checksum at the end of the stream is checked too
+        finally:
+            if isinstance(source, StreamSource):
+                source.close()
+        if not isinstance(source, StreamSource) and source.offset > self.size:
             raise self._damaged(ErrorCode.TRUNCATED, "is truncated")
 
     def _raw_entry(self, header: TarHeader) -> RawEntry:
@@ -155,23 +159,27 @@ class TarReader(ArchiveReader):
         """One sequential pass over the decompressed tar, writing the listed files."""
         wanted = {self._sources[m.name].index: m for m in files}
         source = open_source(self._fd, self.size, self.format, self._stream_damaged)
+        assert isinstance(source, StreamSource)
         done_files = done_bytes = 0
 
-        for header in walk_headers(source, self._damaged_member):
-            member = wanted.pop(header.index, None)
-            if member is None:
-                continue
-            if cancel.is_set():
-                raise JobCancelled()
-            if header.size != member.size:
-                raise size_mismatch(member.name, member.size)
-            done_bytes = self._write_from_stream(
-                writer, member, source, done_files, done_bytes, on_progress, cancel
-            )
-            done_files += 1
-            on_progress(done_files, done_bytes)
-            if not wanted:
-                break
+        try:
+            for header in walk_headers(source, self._damaged_member):
+                member = wanted.pop(header.index, None)
+                if member is None:
+                    continue
+                if cancel.is_set():
+                    raise JobCancelled()
+                if header.size != member.size:
+                    raise size_mismatch(member.name, member.size)
+                done_bytes = self._write_from_stream(
+                    writer, member, source, done_files, done_bytes, on_progress, cancel
+                )
+                done_files += 1
+                on_progress(done_files, done_bytes)
+                if not wanted:
+                    break
+        finally:
+            source.close()
         if wanted:
             raise self._damaged(ErrorCode.CORRUPT, "changed while it was being read")
 
@@ -179,13 +187,12 @@ class TarReader(ArchiveReader):
         self,
         writer: StagingWriter,
         member: Member,
-        source: StreamSource | FileSource,
+        source: StreamSource,
         done_files: int,
         done_bytes: int,
         on_progress: ProgressCallback,
         cancel: threading.Event,
     ) -> int:
-        assert isinstance(source, StreamSource)
         fd = writer.open_file(member.name)
         try:
             remaining = member.size

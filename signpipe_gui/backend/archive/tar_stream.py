@@ -5,7 +5,9 @@ from __future__ import annotations
 import bz2
 import lzma
 import os
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator
 
 import zstandard
 
@@ -15,6 +17,7 @@ from .formats import ArchiveFormat
 from .zstd_frames import check_zstd_frames
 
 READ_CHUNK = 1024 * 1024
+AHEAD_CHUNKS = 4
 
 Damaged = Callable[[ErrorCode, str], IngestError]
 # Called with (bytes decompressed, compressed bytes read) after every chunk.
@@ -114,6 +117,12 @@ class StreamSource:
             count -= len(piece)
         return True
 
+    def close(self) -> None:
+        """Stop decompressing (and the thread that does it)."""
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
     def drain(self) -> int:
         """Read the stream to its end (so its checksums are checked); bytes read."""
         total = len(self._buffer)
@@ -133,13 +142,57 @@ def open_source(
     compressed = _read_compressed(fd, counter)
     if fmt is ArchiveFormat.TAR_ZST:
         check_zstd_frames(fd, size, damaged)
-        return StreamSource(_zstd_chunks(compressed, damaged), counter, guard)
-    factories = {
-        ArchiveFormat.TAR_GZ: lambda: fast_zlib.decompressobj(31),
-        ArchiveFormat.TAR_BZ2: bz2.BZ2Decompressor,
-        ArchiveFormat.TAR_XZ: lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ),
-    }
-    return StreamSource(_chunks(compressed, factories[fmt], damaged), counter, guard)
+        chunks = _zstd_chunks(compressed, damaged)
+    else:
+        factories = {
+            ArchiveFormat.TAR_GZ: lambda: fast_zlib.decompressobj(31),
+            ArchiveFormat.TAR_BZ2: bz2.BZ2Decompressor,
+            ArchiveFormat.TAR_XZ: lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ),
+        }
+        chunks = _chunks(compressed, factories[fmt], damaged)
+    return StreamSource(_ahead(chunks), counter, guard)
+
+
+_END = object()
+
+
+def _ahead(chunks: Iterator[bytes]) -> Generator[bytes, None, None]:
+    """Decompress on a second thread, a few chunks ahead of the reader.
+
+    Decompressors release the GIL, so inflating the next chunk overlaps with
+    parsing and writing this one. Errors travel to the reader in order.
+    """
+    pending: queue.Queue[object] = queue.Queue(AHEAD_CHUNKS)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                pending.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the reader, raised there
+            put(exc)
+
+    thread = threading.Thread(target=produce, name="decompress", daemon=True)
+    thread.start()
+    try:
+        while (item := pending.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _read_compressed(fd: int, counter: list[int]) -> Iterator[bytes]:

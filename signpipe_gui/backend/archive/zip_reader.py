@@ -8,7 +8,7 @@ import stat
 import struct
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +65,7 @@ class ZipReader(ArchiveReader):
         super().__init__(path, limits, archive_name=archive_name)
         self.workers = 2
 
-    def _entries(self) -> Iterator[RawEntry]:
+    def _entries(self) -> Generator[RawEntry, None, None]:
         infos, central_start = self._central_directory()
         names = self._names(infos)
         pairs = list(zip(infos, names, strict=True))
