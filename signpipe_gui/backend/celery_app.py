@@ -89,7 +89,9 @@ def celery_config(settings: Settings, url: str) -> dict[str, Any]:
         # A task is acknowledged when it ends, and given back when its worker dies.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # A Redis blip must not kill an hour-long run: it goes on, and its lock and
+        # status.json keep a redelivered copy of its message from running it twice.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_prefetch_multiplier": 1,
         "task_default_queue": PIPELINE_QUEUE,
         "task_track_started": True,
@@ -127,6 +129,13 @@ def create_app(settings: Settings, url: str | None = None) -> SignpipeCelery:
     app = SignpipeCelery("signpipe", set_as_current=False)
     app.settings = settings
     app.conf.update(celery_config(settings, url))
+    if settings.visibility_timeout <= settings.pipeline_time_limit:
+        logger.warning(
+            "visibility_timeout=%s is not longer than pipeline_time_limit=%s: a long "
+            "run's message may be given to a second worker while it runs",
+            settings.visibility_timeout,
+            settings.pipeline_time_limit,
+        )
     logger.debug("Celery app for %s", redact(url))
     return app
 

@@ -61,8 +61,14 @@ def dispatch_pipeline(
     settings: Settings,
     recording_id: str,
     job_id: str | None = None,
+    *,
+    previous_attempts: int = 0,
 ) -> DispatchResult:
-    """Queue the pipeline for a stored recording; never blocks for long."""
+    """Queue the pipeline for a stored recording; never blocks for long.
+
+    ``previous_attempts`` carries the count of runs that died, when a lost run is
+    sent again, so that the bound on attempts holds across dispatches.
+    """
     if not is_valid_recording_id(recording_id, settings.recording_id_pattern):
         return DispatchResult(
             None, False, f"{recording_id!r} is not a valid recording id."
@@ -76,13 +82,13 @@ def dispatch_pipeline(
     status = load_status(recording_dir)
     job_id = job_id or _source_job_id(status)
     task_id = uuid.uuid4().hex
-    queued = _queued_status(status, recording_id, task_id)
+    queued = _queued_status(status, recording_id, task_id, previous_attempts)
     publish_status(recording_dir, queued, None, ttl_seconds=settings.job_ttl_seconds)
 
     client: redis.Redis | None = None
     try:
         try:
-            client = _quick_client(settings)
+            client = quick_client(settings)
             client.ping()
             mirror_status(client, queued, ttl_seconds=settings.job_ttl_seconds)
             _send(app_for(settings), recording_id, task_id)
@@ -116,7 +122,7 @@ def dispatch_pipeline(
 def rerun_pipeline(settings: Settings, recording_id: str) -> DispatchResult:
     """Queue the pipeline again on a stored recording; its results are replaced."""
     try:
-        client = _quick_client(settings)
+        client = quick_client(settings)
         try:
             holder = lock_holder(client, recording_id)
         finally:
@@ -131,7 +137,7 @@ def rerun_pipeline(settings: Settings, recording_id: str) -> DispatchResult:
 
 
 def _queued_status(
-    status: dict[str, Any], recording_id: str, task_id: str
+    status: dict[str, Any], recording_id: str, task_id: str, attempts: int
 ) -> dict[str, Any]:
     now = time.time()
     return {
@@ -141,8 +147,7 @@ def _queued_status(
         "stage": None,
         "progress_percent": 0,
         "task_id": task_id,
-        # A new dispatch starts counting attempts again.
-        "attempt": 0,
+        "attempt": attempts,
         "created_at": status.get("created_at") or now,
         "queued_at": now,
         "started_at": None,
@@ -166,7 +171,7 @@ def _send(app: SignpipeCelery, recording_id: str, task_id: str) -> None:
         raise DispatchError(f"publishing took over {PUBLISH_DEADLINE:.0f} s") from exc
 
 
-def _quick_client(settings: Settings) -> redis.Redis:
+def quick_client(settings: Settings) -> redis.Redis:
     """A client that fails within about a second and does not retry on its own."""
     timeout = min(PING_TIMEOUT, settings.redis_connect_timeout)
     return redis.Redis.from_url(
@@ -239,7 +244,7 @@ REDRIVE_CLAIM_SECONDS = 30
 def redrive_outbox(settings: Settings) -> int:
     """Send again every recording in the outbox; returns how many were queued."""
     try:
-        client = _quick_client(settings)
+        client = quick_client(settings)
         client.ping()
     except (redis.RedisError, OSError) as exc:
         logger.debug("Outbox not re-driven, Redis does not answer: %s", exc)
@@ -283,11 +288,22 @@ def _still_waiting(settings: Settings, recording_id: str, client: redis.Redis) -
 
 
 class OutboxRedriver:
-    """A background thread that empties the outbox whenever the broker answers."""
+    """A background thread that empties the outbox whenever the broker answers.
 
-    def __init__(self, settings: Settings, *, interval: float = 5.0) -> None:
+    It also looks for runs left ``running`` by a worker that died (at start and every
+    ``recovery_interval`` seconds), so they do not wait for the visibility timeout.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        interval: float = 5.0,
+        recovery_interval: float = 300.0,
+    ) -> None:
         self.settings = settings
         self.interval = interval
+        self.recovery_interval = recovery_interval
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -310,10 +326,16 @@ class OutboxRedriver:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        from .recovery import recover_stale_runs
+
+        next_recovery = time.monotonic()
         while not self._stop.is_set():
             try:
                 if outbox.pending(self.settings):
                     redrive_outbox(self.settings)
+                if time.monotonic() >= next_recovery:
+                    next_recovery = time.monotonic() + self.recovery_interval
+                    recover_stale_runs(self.settings)
             except Exception:
                 logger.exception("Outbox re-drive failed; trying again later")
             self._wake.wait(self.interval)

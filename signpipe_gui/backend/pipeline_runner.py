@@ -195,28 +195,40 @@ def _settle(
     if decision.countdown is not None:
         raise RunLater(max(1.0, decision.countdown))
     if decision.outcome is Outcome.GAVE_UP:
-        attempts = int(status.get("attempt") or 0)
-        message = (
-            f"The pipeline stopped {attempts} times without finishing "
-            "(its worker was lost), so it was not started again."
-        )
-        recorder = StatusRecorder(
-            recording_dir, status, client, ttl_seconds=settings.job_ttl_seconds
-        )
-        recorder.finish(
-            {
-                "status": "error",
-                "finished_at": time.time(),
-                "error_msg": message,
-                "error_details": {"code": "worker_lost", "attempts": attempts},
-            }
-        )
-        logger.error(
-            "Pipeline of %s given up after attempts=%s", recording_id, attempts
-        )
-        return RunResult(recording_id, Outcome.GAVE_UP, message, attempts)
+        return give_up(settings, recording_dir, status, client)
     logger.info("Pipeline of %s not run: %s", recording_id, decision.reason)
     return RunResult(recording_id, decision.outcome, decision.reason)
+
+
+def give_up(
+    settings: Settings,
+    recording_dir: Path,
+    status: dict[str, Any],
+    client: redis.Redis | None,
+) -> RunResult:
+    """End a recording whose runs kept dying as ``error``, instead of a new attempt."""
+    attempts = int(status.get("attempt") or 0)
+    message = (
+        f"The pipeline stopped {attempts} times without finishing "
+        "(its worker was lost), so it was not started again."
+    )
+    recorder = StatusRecorder(
+        recording_dir, status, client, ttl_seconds=settings.job_ttl_seconds
+    )
+    recorder.finish(
+        {
+            "status": "error",
+            "finished_at": time.time(),
+            "error_msg": message,
+            "error_details": {"code": "worker_lost", "attempts": attempts},
+        }
+    )
+    if client is not None:
+        update_job(settings, client, status, pipeline_status="error")
+    logger.error(
+        "Pipeline of %s given up after attempts=%s", recording_dir.name, attempts
+    )
+    return RunResult(recording_dir.name, Outcome.GAVE_UP, message, attempts)
 
 
 def _run(

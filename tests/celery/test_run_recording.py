@@ -19,6 +19,7 @@ from signpipe_gui.backend.pipeline_runner import (
     run_recording,
 )
 from signpipe_gui.backend.pipeline_state import read_mirror
+from signpipe_gui.backend.recovery import recover_stale_runs
 from signpipe_gui.backend.settings import Settings
 from signpipe_gui.backend.status_file import read_status, write_status
 
@@ -290,3 +291,63 @@ def test_redrive_sends_what_waits_and_drops_what_no_longer_does(
     assert read_status(done)["status"] == "done"
     assert outbox.pending(queue_settings, redis_client) == []
     assert redrive_outbox(queue_settings) == 0
+
+
+def test_recovery_sends_a_dead_run_again_counting_its_attempt(
+    queue_settings: Settings, redis_client: redis.Redis
+) -> None:
+    recording = _left_running(queue_settings, task_id="task-dead", attempt=1, age=60)
+
+    assert recover_stale_runs(queue_settings) == 1
+
+    queued = read_status(recording)
+    assert queued["status"] == "queued"
+    assert queued["task_id"] not in (None, "task-dead")
+    assert queued["attempt"] == 1
+    result = run_recording(
+        queue_settings,
+        RECORDING_ID,
+        task_id=queued["task_id"],
+        client=redis_client,
+        timing=TIMING,
+    )
+    assert result.outcome is Outcome.DONE
+    assert result.attempt == 2
+    # The dead run's own message, if it comes back, finds a newer task and stops.
+    late = run_recording(
+        queue_settings, RECORDING_ID, task_id="task-dead", client=redis_client
+    )
+    assert late.outcome is Outcome.SKIPPED
+    assert read_status(recording)["status"] == "done"
+
+
+def test_recovery_leaves_live_runs_and_gives_up_on_runs_that_keep_dying(
+    queue_settings: Settings, redis_client: redis.Redis
+) -> None:
+    fresh = _left_running(queue_settings, task_id="task-alive", attempt=1, age=1)
+    locked_id, dying_id = "2024_05_21_08_00_00_000", "2024_05_22_08_00_00_000"
+    locked = make_recording(queue_settings.store_path, locked_id, frames=1)
+    write_status(
+        locked,
+        {"status": "running", "task_id": "task-slow", "heartbeat_at": time.time() - 60},
+    )
+    assert PipelineLock(redis_client, locked_id, "task-slow", ttl=30).acquire()
+    dying = make_recording(queue_settings.store_path, dying_id, frames=1)
+    write_status(
+        dying,
+        {
+            "recording_id": dying_id,
+            "status": "running",
+            "task_id": "task-third",
+            "attempt": 3,
+            "heartbeat_at": time.time() - 60,
+        },
+    )
+
+    assert recover_stale_runs(queue_settings) == 0
+
+    assert read_status(fresh)["status"] == "running"
+    assert read_status(locked)["status"] == "running"
+    gave_up = read_status(dying)
+    assert gave_up["status"] == "error"
+    assert gave_up["error_details"] == {"code": "worker_lost", "attempts": 3}

@@ -1,0 +1,88 @@
+"""Runs left ``running`` by a worker that died, found and sent again.
+
+Celery gives a dead worker's message back only after the visibility timeout (hours,
+so that long runs are not given twice). A run whose heartbeat stopped and whose lock
+expired is known dead much sooner: this sends its recording again (counting the
+attempt), or ends it as ``error`` once it has died ``pipeline_max_attempts`` times.
+The old message, when it does come back, finds a newer task in status.json and does
+nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import redis
+
+from .dispatch import dispatch_pipeline, quick_client
+from .pipeline_lock import PipelineTiming, lock_holder
+from .pipeline_runner import give_up
+from .pipeline_state import load_status
+from .recording_id import is_valid_recording_id
+from .settings import Settings
+from .store import RecordingStore
+
+logger = logging.getLogger(__name__)
+
+# While one process recovers a recording, others leave it alone for this long.
+RECOVERY_CLAIM_SECONDS = 60
+
+
+def recover_stale_runs(
+    settings: Settings, *, timing: PipelineTiming | None = None
+) -> int:
+    """Send again every recording whose run died; returns how many were sent."""
+    timing = timing or PipelineTiming.from_settings(settings)
+    try:
+        client = quick_client(settings)
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        logger.debug("Stale runs not looked for, Redis does not answer: %s", exc)
+        return 0
+
+    recovered = 0
+    try:
+        for recording_id in RecordingStore(settings.store_path).recording_ids():
+            if not is_valid_recording_id(recording_id, settings.recording_id_pattern):
+                continue
+            recording_dir = settings.store_path / recording_id
+            status = load_status(recording_dir)
+            if not _is_stale(status, timing) or lock_holder(client, recording_id):
+                continue
+            claim = f"pipeline:recover:{recording_id}"
+            if not client.set(claim, "1", nx=True, ex=RECOVERY_CLAIM_SECONDS):
+                continue
+
+            attempts = int(status.get("attempt") or 0)
+            if attempts >= settings.pipeline_max_attempts:
+                give_up(settings, recording_dir, status, client)
+                continue
+            logger.warning(
+                "Pipeline of %s was left running by a lost worker (task %s); "
+                "sending it again attempts=%s",
+                recording_id,
+                status.get("task_id"),
+                attempts,
+            )
+            result = dispatch_pipeline(
+                settings, recording_id, previous_attempts=attempts
+            )
+            if not result.queued:
+                break
+            recovered += 1
+    except redis.RedisError as exc:
+        logger.warning("Looking for stale runs stopped: %s", exc)
+    finally:
+        client.close()
+    return recovered
+
+
+def _is_stale(status: dict[str, Any], timing: PipelineTiming) -> bool:
+    """A running status whose heartbeat is well past the point a live run beats."""
+    if status.get("status") != "running":
+        return False
+    heartbeat = float(status.get("heartbeat_at") or status.get("updated_at") or 0)
+    # Twice the limit: a run that is merely slow to write must not be sent twice.
+    return time.time() - heartbeat > 2 * timing.stale_after
