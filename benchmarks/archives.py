@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tarfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -116,8 +115,10 @@ def ensure_archives(quick: bool, log: bool = True) -> dict[tuple[str, str], Path
             (source / ".complete").touch()
         if log:
             print(f"Packing {data_set.name!r} as {', '.join(missing)}")
-        with ThreadPoolExecutor(2) as pool_exec:
-            list(pool_exec.map(lambda f: _pack(f, source, wanted[f]), missing))
+        with ThreadPoolExecutor(2) as workers:
+            jobs = [workers.submit(_pack, f, source, wanted[f]) for f in missing]
+            for job in jobs:
+                job.result()
     return paths
 
 

@@ -2,8 +2,8 @@
 
 Run from the repository::
 
-    .venv/bin/python benchmarks/extract.py            # ~3,000 x 150 KB and 4 x 256 MB
-    .venv/bin/python benchmarks/extract.py --quick    # a tenth of that, for a fast check
+    .venv/bin/python benchmarks/extract.py          # ~3,000 x 150 KB and 4 x 256 MB
+    .venv/bin/python benchmarks/extract.py --quick  # a tenth of that, a fast check
 
 Every run extracts into a new folder on the same disk (the file system reuses freed
 inodes slowly, which would penalise whoever runs after a delete), the tools take
@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.archives import FORMATS, WORK, data_sets, ensure_archives  # noqa: E402
+from benchmarks.archives import FORMATS, WORK, data_sets, ensure_archives
 
 MB = 1_000_000
 SETTLE_SECONDS = 60
@@ -235,9 +235,10 @@ def print_rows(rows: list[Row]) -> None:
     for row in rows:
         files = row.samples[0].files
         ratio = base.get((row.set_name, row.fmt), 0.0) / row.seconds
+        speed = row.bytes / MB / row.seconds
         print(
             f"{row.set_name:6} {row.fmt:12} {row.tool:30} {row.seconds:7.3f} s "
-            f"{row.bytes / MB / row.seconds:8.0f} MB/s {files / row.seconds:9.0f} files/s "
+            f"{speed:8.0f} MB/s {files / row.seconds:9.0f} files/s "
             f"{row.rss_mb:7.1f} MB RSS  {ratio:5.2f}x bsdtar",
             flush=True,
         )

@@ -12,7 +12,7 @@ from collections.abc import Callable, Generator, Iterator
 import zstandard
 
 from ..errors import ErrorCode, IngestError
-from .codecs import CorruptStream, Decompressor, fast_zlib
+from .codecs import CorruptStream, Decompressor, gzip_decompressor
 from .formats import ArchiveFormat
 from .zstd_frames import check_zstd_frames
 
@@ -145,9 +145,11 @@ def open_source(
         chunks = _zstd_chunks(compressed, damaged)
     else:
         factories = {
-            ArchiveFormat.TAR_GZ: lambda: fast_zlib.decompressobj(31),
-            ArchiveFormat.TAR_BZ2: bz2.BZ2Decompressor,
-            ArchiveFormat.TAR_XZ: lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ),
+            ArchiveFormat.TAR_GZ: gzip_decompressor,
+            ArchiveFormat.TAR_BZ2: lambda: Decompressor(bz2.BZ2Decompressor()),
+            ArchiveFormat.TAR_XZ: lambda: Decompressor(
+                lzma.LZMADecompressor(lzma.FORMAT_XZ)
+            ),
         }
         chunks = _chunks(compressed, factories[fmt], damaged)
     return StreamSource(_ahead(chunks), counter, guard)
@@ -207,17 +209,17 @@ def _read_compressed(fd: int, counter: list[int]) -> Iterator[bytes]:
 
 
 def _chunks(
-    compressed: Iterator[bytes], factory: Callable[[], object], damaged: Damaged
+    compressed: Iterator[bytes], factory: Callable[[], Decompressor], damaged: Damaged
 ) -> Iterator[bytes]:
     """Decompressed output of one or more concatenated streams (pigz, pbzip2)."""
-    stream = Decompressor(factory())
+    stream = factory()
     try:
         for data in compressed:
             while data:
                 if stream.eof:
                     if not data.strip(b"\x00"):
                         break  # zero padding after the last stream
-                    stream = Decompressor(factory())
+                    stream = factory()
                 for out in stream.feed(data):
                     if out:
                         yield out
