@@ -14,7 +14,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -90,7 +90,8 @@ def pending(settings: Settings, client: redis.Redis | None = None) -> list[str]:
             scores[path.name] = float(entry.get("first_failed_at") or 0)
     if client is not None:
         try:
-            for member, score in client.zrange(OUTBOX_KEY, 0, -1, withscores=True):
+            entries = client.zrange(OUTBOX_KEY, 0, -1, withscores=True)
+            for member, score in cast(list[tuple[bytes, float]], entries):
                 name = member.decode() if isinstance(member, bytes) else str(member)
                 scores.setdefault(name, float(score))
         except redis.RedisError as exc:

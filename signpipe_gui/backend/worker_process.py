@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 # while it keeps dying young, so a broken setup does not spin.
 RESTART_DELAY = 1.0
 RESTART_DELAY_MAX = 60.0
+_NEW_GROUP_FLAG = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
+# The worker's log (in the data folder) starts afresh beyond this size.
+LOG_MAX_BYTES = 10 * 1024 * 1024
 # A worker that ran this long before dying counts as healthy again.
 HEALTHY_AFTER = 60.0
 
@@ -56,7 +59,10 @@ def worker_env(
 
 
 class WorkerSupervisor:
-    """Keeps one ``signpipe worker`` process running until :meth:`stop`."""
+    """Keeps one ``signpipe worker`` process running until :meth:`stop`.
+
+    Its output goes to ``<data_dir>/logs/worker.log`` unless another file is given.
+    """
 
     def __init__(
         self,
@@ -68,7 +74,7 @@ class WorkerSupervisor:
     ) -> None:
         self.settings = settings
         self.extra_args = list(extra_args)
-        self.log_file = log_file
+        self.log_file = log_file or settings.data_dir / "logs" / "worker.log"
         self.stop_grace = stop_grace
         self.restarts = 0
         self._process: subprocess.Popen[bytes] | None = None
@@ -108,19 +114,18 @@ class WorkerSupervisor:
 
     def _spawn(self) -> None:
         command = worker_command(self.extra_args)
-        output = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
-        try:
+        _rotate(self.log_file)
+        with self.log_file.open("ab") as output:
             process = subprocess.Popen(
                 command,
                 env=worker_env(self.settings),
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                **_new_group(),
+                # Its own group, so that stopping it reaches its pool processes.
+                start_new_session=sys.platform != "win32",
+                creationflags=_NEW_GROUP_FLAG,
             )
-        finally:
-            if self.log_file and not isinstance(output, int):
-                output.close()
         with self._lock:
             self._process = process
         logger.info("Pipeline worker started pid=%s", process.pid)
@@ -152,10 +157,14 @@ class WorkerSupervisor:
             self._spawn()
 
 
-def _new_group() -> dict[str, object]:
-    if sys.platform == "win32":
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
-    return {"start_new_session": True}
+def _rotate(log_file: Path) -> None:
+    """Keep the worker's log bounded: one previous file beside the current one."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if log_file.stat().st_size > LOG_MAX_BYTES:
+            os.replace(log_file, log_file.with_suffix(log_file.suffix + ".1"))
+    except FileNotFoundError:
+        pass
 
 
 def _terminate(process: subprocess.Popen[bytes], grace: float) -> None:

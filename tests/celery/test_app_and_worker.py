@@ -13,6 +13,7 @@ import pytest
 import redis
 from celery.result import AsyncResult
 
+from signpipe_gui.backend import worker_process
 from signpipe_gui.backend.celery_app import (
     PUBLISH_RETRY_POLICY,
     RUN_PIPELINE_TASK,
@@ -207,3 +208,19 @@ def test_supervisor_restarts_a_dead_worker_and_stops_it_on_quit(
         os.killpg(second, 0)
     time.sleep(0.2)
     assert not supervisor.is_running
+
+
+def test_supervisor_log_defaults_to_the_data_folder_and_stays_bounded(
+    queue_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    supervisor = WorkerSupervisor(queue_settings)
+    log = queue_settings.data_dir / "logs" / "worker.log"
+    assert supervisor.log_file == log
+    monkeypatch.setattr(worker_process, "LOG_MAX_BYTES", 10)
+    log.parent.mkdir(parents=True)
+    log.write_text("an old worker's long log\n")
+
+    worker_process._rotate(log)
+
+    assert not log.exists()
+    assert log.with_suffix(".log.1").read_text() == "an old worker's long log\n"
