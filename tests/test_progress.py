@@ -257,3 +257,24 @@ def test_whole_object_is_republished_after_a_restart_that_lost_data(
         assert stored["created_at"] == NOW + 5.0
     finally:
         server.stop()
+
+
+def test_a_running_job_refreshes_its_claim(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signpipe_gui.backend import claim as claim_module
+
+    service = RedisProgressService(redis_client, claim_ttl_seconds=600)
+    claim = claim_module.RecordingClaim(
+        service, "a" * 32, cancel=threading.Event(), patience=1
+    )
+    claim.take("2024_05_20_23_32_53_415")
+    redis_client.expire(claim_key("2024_05_20_23_32_53_415"), 5)
+    monkeypatch.setattr(claim_module, "REFRESH_SECONDS", 0.0)
+
+    claim.refresh_if_due()
+
+    assert redis_client.ttl(claim_key("2024_05_20_23_32_53_415")) > 500
+    claim.release()
+    assert service.recording_claim("2024_05_20_23_32_53_415") is None
+    service.close()

@@ -27,52 +27,48 @@ archive's bytes while reading and writing, the recording's bytes while extractin
 
 from __future__ import annotations
 
-import collections
-import ctypes
-import ctypes.util
-import errno
-import hashlib
+import contextlib
 import logging
 import os
 import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
 import redis
 
 from .archive import ArchiveLimits, Listing, open_archive, sniff_format, verify_tree
-from .errors import RECORDING_EXISTS_MESSAGE, ErrorCode, IngestError, JobCancelled
-from .jobs import (
-    PHASE_MESSAGES,
-    PHASE_STATUS,
-    STATUS_MESSAGES,
-    JobStatus,
-    Phase,
-    band_percent,
-    new_job_id,
-    now,
-)
-from .progress import TRANSIENT_ERRORS, RedisProgressService
+from .claim import RecordingClaim, already_exists
+from .errors import ErrorCode, IngestError, JobCancelled
+from .job_report import JobReport
+from .jobs import STATUS_MESSAGES, JobStatus, Phase, new_job_id, now
+from .progress import RedisProgressService
 from .settings import Settings
+from .spool import (
+    SYNC_RANGE,
+    OverlappedHash,
+    disk_error,
+    open_source,
+    open_spool,
+    read_chunk,
+    spool_file_name,
+    start_writeback,
+    sync_range,
+    write_chunk,
+)
 from .status_file import write_status
 from .store import RecordingExistsError, RecordingStore
 
 logger = logging.getLogger(__name__)
 
-CHUNK_SIZE = 4 * 1024 * 1024
-SYNC_RANGE = 64 * 1024 * 1024
 # Room left on the store's disk beyond the recording itself: file-system blocks,
 # status.json, results the pipeline will write.
 FREE_SPACE_MARGIN = 16 * 1024 * 1024
 BLOCK_SIZE = 4096
 # How long the last state waits for Redis to come back before the job gives up on it.
 FINAL_PUBLISH_TIMEOUT = 180.0
-CLAIM_REFRESH_SECONDS = 60.0
-SPEED_WINDOW_SECONDS = 3.0
 
 INTERNAL_MESSAGE = "signpipe ran into an unexpected problem; the log has the details."
 
@@ -116,15 +112,20 @@ class ExtractionJob:
         self.retry_of = retry_of
         self.final_publish_timeout = final_publish_timeout
 
-        self._state: dict[str, Any] = {}
-        self._state_lock = threading.Lock()
-        self._last_publish = 0.0
-        self._rate = _Rate()
-        self._claimed: str | None = None
-        self._claimed_at = 0.0
+        self._report = JobReport(
+            progress,
+            self.job_id,
+            interval=settings.progress_interval,
+            final_timeout=final_publish_timeout,
+        )
+        self._claim = RecordingClaim(
+            progress,
+            self.job_id,
+            cancel=self.cancel_event,
+            patience=final_publish_timeout,
+        )
         self._spool_complete = False
         self._published = False
-        self._dispatch_owns_pipeline_fields = False
 
     # -- public -------------------------------------------------------------------
 
@@ -134,7 +135,7 @@ class ExtractionJob:
             size: int | None = self.archive_path.stat().st_size
         except OSError:
             size = None
-        self._state = {
+        job = {
             "job_id": self.job_id,
             "status": JobStatus.QUEUED.value,
             "phase": None,
@@ -166,14 +167,13 @@ class ExtractionJob:
             "pipeline_task_id": None,
             "pipeline_status": None,
         }
-        self.progress.create_job(self.snapshot())
+        self._report.create(job)
         logger.info("Job %s queued: archive=%s", self.job_id, self.archive_name)
         return self.snapshot()
 
     def snapshot(self) -> dict[str, Any]:
         """A copy of the latest job object (also while Redis is away)."""
-        with self._state_lock:
-            return dict(self._state)
+        return self._report.snapshot()
 
     def cancel(self) -> None:
         """Ask the job to stop; run() then ends ``cancelled`` and cleans up."""
@@ -181,7 +181,7 @@ class ExtractionJob:
 
     def run(self) -> dict[str, Any]:
         """Run every phase and return the final job object; failures end in it."""
-        if not self._state:
+        if not self._report.created:
             self.create()
         started = time.monotonic()
         self._set(started_at=now())
@@ -197,7 +197,7 @@ class ExtractionJob:
             logger.exception("Job %s failed unexpectedly", self.job_id)
             self._end_failed(IngestError(ErrorCode.INTERNAL, INTERNAL_MESSAGE))
 
-        self._publish_final()
+        self._report.publish_final()
         final = self.snapshot()
         logger.info(
             "Job %s ended %s in %.1f s: recording=%s",
@@ -214,7 +214,7 @@ class ExtractionJob:
         try:
             self.store.ensure()
         except OSError as exc:
-            raise _disk_error(exc, "preparing the store's folders") from exc
+            raise disk_error(exc, "preparing the store's folders") from exc
         spool, fmt = self._read_into_spool()
         self._make_durable(spool)
 
@@ -229,13 +229,13 @@ class ExtractionJob:
                 total_files=listing.total_files,
             )
             self._check_free_space(listing)
-            self._claim(listing.recording_id)
+            self._claim_recording(listing.recording_id)
 
             self._enter(Phase.RUNNING, bytes_total=listing.total_bytes)
             try:
                 staging = self.store.new_staging_dir(self.job_id)
             except OSError as exc:
-                raise _disk_error(exc, "preparing the staging folder") from exc
+                raise disk_error(exc, "preparing the staging folder") from exc
             reader.extract(
                 listing,
                 staging,
@@ -248,31 +248,36 @@ class ExtractionJob:
     def _read_into_spool(self) -> tuple[Path, Any]:
         """Reading 0–15: hash the source, sniff its format, copy it into the spool."""
         self._enter(Phase.READING)
-        source = self._open_source()
+        source = open_source(self.archive_path, self.archive_name)
         size = os.fstat(source.fileno()).st_size
         spool_dir = self.store.spool_dir(self.job_id)
         try:
             spool_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise _disk_error(exc, "copying the archive into the store") from exc
-        spool = spool_dir / _safe_file_name(self.archive_name)
+            raise disk_error(exc, "copying the archive into the store") from exc
+        spool = spool_dir / spool_file_name(self.archive_name)
         self._set(archive_size=size, bytes_total=size, spool_path=str(spool))
 
         fmt = None
-        done = 0
-        with source, _open_spool(spool) as target, _OverlappedHash() as digest:
+        done = handed_to_disk = 0
+        with source, open_spool(spool) as target, OverlappedHash() as digest:
             while True:
                 self._check_cancel()
                 buffer = digest.free_buffer()
-                count = _read_source(source, buffer, self.archive_name)
+                count = read_chunk(source, buffer, self.archive_name)
                 if count == 0:
                     break
                 chunk = memoryview(buffer)[:count]
                 if fmt is None:
                     fmt = self._recognise(bytes(chunk[:4096]))
                 digest.update(chunk)
-                _write_spool(target, chunk)
+                write_chunk(target, chunk)
                 done += count
+                if done - handed_to_disk >= SYNC_RANGE:
+                    # Let the disk start on what is written while reading goes on;
+                    # the writing phase then mostly waits for work already done.
+                    start_writeback(target.fileno(), handed_to_disk, done)
+                    handed_to_disk = done
                 self._progress(Phase.READING, done, size)
             sha256 = digest.hexdigest()
 
@@ -309,14 +314,14 @@ class ExtractionJob:
                 while offset < size:
                     self._check_cancel()
                     length = min(SYNC_RANGE, size - offset)
-                    _sync_range(fd, offset, length)
+                    sync_range(fd, offset, length)
                     offset += length
                     self._progress(Phase.WRITING, offset, size)
                 os.fsync(fd)
             finally:
                 os.close(fd)
         except OSError as exc:
-            raise _disk_error(exc, "writing the copy of the archive") from exc
+            raise disk_error(exc, "writing the copy of the archive") from exc
         self._spool_complete = True
         self._progress(Phase.WRITING, size, size)
         self._after_spool_complete()
@@ -334,67 +339,17 @@ class ExtractionJob:
                 needed=needed,
             )
 
-    def _claim(self, recording_id: str) -> None:
+    def _claim_recording(self, recording_id: str) -> None:
         """Reserve the recording id in Redis, then check the store."""
-        if not self._claim_with_patience(recording_id):
-            try:
-                holder = self.progress.recording_claim(recording_id)
-            except redis.RedisError:
-                holder = None
-            raise _already_exists(recording_id, claimed_by=holder)
-        self._claimed = recording_id
-        self._claimed_at = time.monotonic()
+        self._claim.take(recording_id)
         if self.store.has_recording(recording_id):
-            raise _already_exists(recording_id)
-        logger.info("Job %s claimed recording %s", self.job_id, recording_id)
-
-    def _claim_with_patience(self, recording_id: str) -> bool:
-        # The claim is what keeps two workstations apart, so it is not skipped while
-        # Redis is away: the job waits (cancellable, bounded) for it to return.
-        deadline = time.monotonic() + self.final_publish_timeout
-        delay = 0.2
-        while True:
-            try:
-                return self.progress.claim_recording(recording_id, self.job_id)
-            except redis.RedisError as exc:
-                if not isinstance(exc, TRANSIENT_ERRORS):
-                    raise IngestError(
-                        ErrorCode.REDIS_UNAVAILABLE,
-                        "Redis refused to reserve the recording id.",
-                        recording_id=recording_id,
-                        reason=str(exc),
-                    ) from exc
-                if time.monotonic() + delay > deadline:
-                    raise IngestError(
-                        ErrorCode.REDIS_UNAVAILABLE,
-                        "Redis could not be reached to reserve the recording id.",
-                        recording_id=recording_id,
-                    ) from exc
-                logger.warning(
-                    "Job %s waits for Redis to claim recording %s: %s",
-                    self.job_id,
-                    recording_id,
-                    exc,
-                )
-            if self.cancel_event.wait(delay):
-                raise JobCancelled()
-            delay = min(delay * 2, 5.0)
+            raise already_exists(recording_id)
 
     def _on_extract_progress(self, files_done: int, bytes_done: int) -> None:
         self._set(extracted_files=files_done)
-        self._progress(Phase.RUNNING, bytes_done, self._state["bytes_total"] or 0)
-        if (
-            self._claimed
-            and time.monotonic() - self._claimed_at > CLAIM_REFRESH_SECONDS
-            and not self.progress.is_degraded
-        ):
-            self._claimed_at = time.monotonic()
-            try:
-                self.progress.claim_recording(self._claimed, self.job_id)
-            except redis.RedisError as exc:
-                logger.warning(
-                    "Job %s could not refresh its claim: %s", self.job_id, exc
-                )
+        total = self._report.get("bytes_total") or 0
+        self._report.advance(Phase.RUNNING, bytes_done, total)
+        self._claim.refresh_if_due()
 
     def _finish(self, listing: Listing, staging: Path) -> None:
         """Verify, write status.json, move into the store, dispatch, end done."""
@@ -409,16 +364,16 @@ class ExtractionJob:
         try:
             self.store.publish(staged, recording_id)
         except RecordingExistsError as exc:
-            raise _already_exists(recording_id) from exc
+            raise already_exists(recording_id) from exc
         except OSError as exc:
-            raise _disk_error(exc, "moving the recording into the store") from exc
+            raise disk_error(exc, "moving the recording into the store") from exc
         # From here on the recording is whole in the store: nothing may fail the job.
         self._published = True
         try:
             self.store.remove_job_files(self.job_id)
         except OSError:
             logger.exception("Job %s could not remove its work files", self.job_id)
-        self._release_claim()
+        self._claim.release()
         logger.info(
             "Job %s stored recording %s: files=%d bytes=%d",
             self.job_id,
@@ -453,7 +408,7 @@ class ExtractionJob:
             return
         # The dispatcher wrote these into the job object itself, and the pipeline
         # task may already have moved them on ("running"): never write them back.
-        self._dispatch_owns_pipeline_fields = True
+        self._report.leave_to_others("pipeline_status", "pipeline_task_id")
         self._set(
             pipeline_task_id=result.task_id,
             pipeline_status="queued" if result.queued else "not_queued",
@@ -487,7 +442,7 @@ class ExtractionJob:
             speed_bps=None,
             eta_seconds=None,
             finished_at=now(),
-            spool_path=self._state.get("spool_path") if keep_spool else None,
+            spool_path=self._report.get("spool_path") if keep_spool else None,
         )
 
     def _end_cancelled(self) -> None:
@@ -510,118 +465,24 @@ class ExtractionJob:
             self.store.remove_job_files(self.job_id, keep_spool=keep_spool)
         except OSError:
             logger.exception("Job %s could not remove its work files", self.job_id)
-        self._release_claim()
-
-    def _release_claim(self) -> None:
-        if self._claimed is None:
-            return
-        try:
-            self.progress.release_recording(self._claimed, self.job_id)
-        except redis.RedisError as exc:
-            # The claim expires by itself (claim_ttl_seconds).
-            logger.warning(
-                "Job %s could not release its claim on %s: %s",
-                self.job_id,
-                self._claimed,
-                exc,
-            )
-        self._claimed = None
-
-    def _publish_final(self) -> None:
-        """Publish the final state and wait (bounded) until Redis has it."""
-        self._set(updated_at=now())
-        self.progress.update_extraction_progress(self.job_id, **self._payload())
-        deadline = time.monotonic() + self.final_publish_timeout
-        delay = 0.1
-        while not self.progress.flush():
-            if time.monotonic() > deadline:
-                logger.error(
-                    "Job %s ended %s but Redis did not come back within %.0f s; "
-                    "its final state was not stored",
-                    self.job_id,
-                    self._state["status"],
-                    self.final_publish_timeout,
-                )
-                return
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+        self._claim.release()
 
     # -- state and publishing -----------------------------------------------------
 
     def _enter(self, phase: Phase, *, bytes_total: int | None = None) -> None:
-        """Start a phase: always published, whatever the interval."""
+        """Start a phase (published at once), unless the job was cancelled."""
         self._check_cancel()
-        self._rate = _Rate()
-        changes: dict[str, Any] = {
-            "status": PHASE_STATUS[phase].value,
-            "phase": phase.value,
-            "progress_percent": band_percent(phase, 0.0),
-            "message": PHASE_MESSAGES[phase],
-            "bytes_done": 0,
-            "speed_bps": None,
-            "eta_seconds": None,
-        }
-        if bytes_total is not None:
-            changes["bytes_total"] = bytes_total
-        self._set(**changes)
-        self._publish()
+        self._report.enter(phase, bytes_total=bytes_total)
 
     def _progress(self, phase: Phase, done: int, total: int) -> None:
-        """Record progress within a phase; publish when the interval has passed."""
-        fraction = done / total if total else 1.0
-        speed = self._rate.add(done)
-        eta = (total - done) / speed if speed else None
-        self._set(
-            bytes_done=done,
-            progress_percent=max(
-                self._state["progress_percent"], round(band_percent(phase, fraction), 2)
-            ),
-            speed_bps=round(speed) if speed is not None else None,
-            eta_seconds=round(eta, 1) if eta is not None else None,
-        )
-        if time.monotonic() - self._last_publish >= self.settings.progress_interval:
-            self._publish()
-
-    def _publish(self) -> None:
-        self._last_publish = time.monotonic()
-        self._set(updated_at=now())
-        self.progress.update_extraction_progress(self.job_id, **self._payload())
-
-    def _payload(self) -> dict[str, Any]:
-        """The fields this job writes: all of its object but what others own.
-
-        Written as a merge, so fields another process added (the pipeline task, the
-        dispatcher) survive; the whole object still goes each time, so a Redis that
-        restarted without its data gets the job back complete.
-        """
-        job = self.snapshot()
-        if self._dispatch_owns_pipeline_fields:
-            job.pop("pipeline_status", None)
-            job.pop("pipeline_task_id", None)
-        return job
+        self._report.advance(phase, done, total)
 
     def _set(self, **fields: Any) -> None:
-        with self._state_lock:
-            self._state.update(fields)
+        self._report.set(**fields)
 
     def _check_cancel(self) -> None:
         if self.cancel_event.is_set():
             raise JobCancelled()
-
-    def _open_source(self) -> Any:
-        try:
-            return open(self.archive_path, "rb", buffering=0)
-        except FileNotFoundError as exc:
-            raise IngestError(
-                ErrorCode.NOT_FOUND,
-                f"The archive {self.archive_name!r} was not found.",
-            ) from exc
-        except OSError as exc:
-            raise IngestError(
-                ErrorCode.UNREADABLE,
-                f"The archive {self.archive_name!r} cannot be read: "
-                f"{exc.strerror or exc}.",
-            ) from exc
 
     def _after_spool_complete(self) -> None:
         """A retry's own copy is whole: the failed job's copy is no longer needed."""
@@ -655,7 +516,7 @@ def retry_job(
     if old.get("status") != JobStatus.ERROR.value:
         raise ValueError(f"job {job_id} has status {old.get('status')}, not error")
     archive_name = str(old.get("archive_name") or "archive")
-    spool = store.spool_dir(job_id) / _safe_file_name(archive_name)
+    spool = store.spool_dir(job_id) / spool_file_name(archive_name)
     if not spool.is_file():
         raise IngestError(
             ErrorCode.NOT_FOUND,
@@ -669,7 +530,8 @@ def retry_job(
         )
     if old.get("recording_id"):
         # An interrupted job may still hold its claim; the retry takes over.
-        progress.release_recording(str(old["recording_id"]), job_id)
+        with contextlib.suppress(redis.RedisError):
+            progress.release_recording(str(old["recording_id"]), job_id)
 
     job = ExtractionJob(
         spool,
@@ -684,70 +546,6 @@ def retry_job(
     )
     logger.info("Job %s retries job %s", job.job_id, job_id)
     return job
-
-
-class _OverlappedHash:
-    """sha256 on a second thread, so hashing overlaps reading and writing the copy.
-
-    hashlib releases the GIL on large updates. Two buffers take turns, so a chunk is
-    never read into while it is still being hashed.
-    """
-
-    def __init__(self) -> None:
-        self._digest = hashlib.sha256()
-        self._buffers = (bytearray(CHUNK_SIZE), bytearray(CHUNK_SIZE))
-        self._hashing: list[Future[None] | None] = [None, None]
-        self._turn = 0
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
-
-    def __enter__(self) -> _OverlappedHash:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._pool.shutdown(wait=True)
-
-    def free_buffer(self) -> bytearray:
-        """The buffer to read the next chunk into, once its last hashing is done."""
-        slot = self._turn % 2
-        self._wait(slot)
-        return self._buffers[slot]
-
-    def update(self, chunk: memoryview) -> None:
-        """Hash ``chunk`` (a view of the buffer from free_buffer) in the background."""
-        slot = self._turn % 2
-        self._hashing[slot] = self._pool.submit(self._digest.update, chunk)
-        self._turn += 1
-
-    def hexdigest(self) -> str:
-        self._wait(0)
-        self._wait(1)
-        return self._digest.hexdigest()
-
-    def _wait(self, slot: int) -> None:
-        pending = self._hashing[slot]
-        if pending is not None:
-            pending.result()
-            self._hashing[slot] = None
-
-
-class _Rate:
-    """Bytes per second over the last few seconds of a phase."""
-
-    def __init__(self) -> None:
-        self._samples: collections.deque[tuple[float, int]] = collections.deque()
-
-    def add(self, done: int) -> float | None:
-        moment = time.monotonic()
-        self._samples.append((moment, done))
-        while (
-            len(self._samples) > 2
-            and moment - self._samples[1][0] > SPEED_WINDOW_SECONDS
-        ):
-            self._samples.popleft()
-        first_time, first_done = self._samples[0]
-        if moment - first_time < 0.05:
-            return None
-        return (done - first_done) / (moment - first_time)
 
 
 def _initial_status(
@@ -780,85 +578,3 @@ def _initial_status(
             "size": size,
         },
     }
-
-
-def _already_exists(recording_id: str, **extra: Any) -> IngestError:
-    return IngestError(
-        ErrorCode.ALREADY_EXISTS,
-        RECORDING_EXISTS_MESSAGE,
-        recording_id=recording_id,
-        **{name: value for name, value in extra.items() if value is not None},
-    )
-
-
-def _disk_error(exc: OSError, doing: str) -> IngestError:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return IngestError(
-            ErrorCode.NO_SPACE, f"The store's disk is full; stopped while {doing}."
-        )
-    return IngestError(
-        ErrorCode.WRITE_FAILED,
-        f"The store could not be written while {doing}: {exc.strerror or exc}.",
-    )
-
-
-def _read_source(source: Any, buffer: bytearray, name: str) -> int:
-    try:
-        return int(source.readinto(buffer) or 0)
-    except OSError as exc:
-        raise IngestError(
-            ErrorCode.UNREADABLE,
-            f"The archive {name!r} could not be read to the end: "
-            f"{exc.strerror or exc}.",
-        ) from exc
-
-
-def _open_spool(path: Path) -> Any:
-    try:
-        return open(path, "wb", buffering=0)
-    except OSError as exc:
-        raise _disk_error(exc, "copying the archive into the store") from exc
-
-
-def _write_spool(target: Any, chunk: memoryview) -> None:
-    try:
-        written = 0
-        while written < len(chunk):
-            written += target.write(chunk[written:])
-    except OSError as exc:
-        raise _disk_error(exc, "copying the archive into the store") from exc
-
-
-def _safe_file_name(name: str) -> str:
-    """The spool file's name: the archive's own name, never a path."""
-    cleaned = name.replace("/", "_").replace("\\", "_").strip(". ")
-    return cleaned or "archive"
-
-
-def _load_sync_file_range() -> Any:
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return None
-    try:
-        func = ctypes.CDLL(libc_name, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    func.restype = ctypes.c_int
-    return func
-
-
-# SYNC_FILE_RANGE_WAIT_BEFORE | WRITE | WAIT_AFTER: the range is on disk on return.
-_SYNC_WAIT_WRITE_WAIT = 1 | 2 | 4
-_sync_file_range = _load_sync_file_range()
-
-
-def _sync_range(fd: int, offset: int, length: int) -> None:
-    """Write one range of a file to disk; without sync_file_range, the whole file."""
-    if _sync_file_range is not None:
-        if _sync_file_range(fd, offset, length, _SYNC_WAIT_WRITE_WAIT) == 0:
-            return
-        err = ctypes.get_errno()
-        if err not in (errno.ENOSYS, errno.EINVAL, errno.ESPIPE):
-            raise OSError(err, os.strerror(err))
-    os.fdatasync(fd)
