@@ -137,7 +137,21 @@ def measure(quick: bool, rounds: int, redis_url: str) -> list[Row]:
     shutil.rmtree(out_root, ignore_errors=True)
     contenders = tools(redis_url)
     rows: list[Row] = []
+    try:
+        _measure_all(quick, rounds, archives, contenders, out_root, rows)
+    finally:
+        shutil.rmtree(out_root, ignore_errors=True)
+    return rows
 
+
+def _measure_all(
+    quick: bool,
+    rounds: int,
+    archives: dict[tuple[str, str], Path],
+    contenders: list[Tool],
+    out_root: Path,
+    rows: list[Row],
+) -> None:
     for data_set in data_sets(quick):
         for fmt in FORMATS:
             archive = archives[(data_set.name, fmt)]
@@ -161,8 +175,6 @@ def measure(quick: bool, rounds: int, redis_url: str) -> list[Row]:
                 rows.append(row)
             print_rows(list(batch.values()))
             _print_progress_cost(list(batch.values()))
-    shutil.rmtree(out_root, ignore_errors=True)
-    return rows
 
 
 def _print_progress_cost(rows: list[Row]) -> None:
