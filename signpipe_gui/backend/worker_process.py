@@ -169,6 +169,8 @@ def _rotate(log_file: Path) -> None:
 
 def _terminate(process: subprocess.Popen[bytes], grace: float) -> None:
     """Warm shutdown (running pipelines finish), cold after ``grace``, then kill."""
+    # TODO: a run cut short here is sent again as its next attempt, so quitting the
+    # app mid-run uses up one of pipeline_max_attempts like a crash would.
     if process.poll() is not None:
         _kill_group(process)
         return

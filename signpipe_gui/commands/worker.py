@@ -70,6 +70,8 @@ def worker_argv(
 
 def default_pool(concurrency: int) -> str:
     """prefork where it works; on Windows solo for one pipeline, threads for more."""
+    # TODO: the solo and threads pools enforce no time limits, so on Windows
+    # pipeline_time_limit does not stop a run that hangs.
     if sys.platform == "win32":
         return "solo" if concurrency <= 1 else "threads"
     return "prefork"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -151,3 +153,46 @@ def _answers(client: redis.Redis) -> bool:
         return bool(client.ping())
     except redis.RedisError:
         return False
+
+
+def test_pool_process_killed_the_task_comes_back_waits_for_the_lock_and_runs(
+    queue_settings: Settings, start_worker
+) -> None:
+    frames = 120
+    recording = make_recording(queue_settings.store_path, frames=frames)
+    worker = start_worker(queue_settings)
+    result = dispatch_pipeline(queue_settings, RECORDING_ID)
+    assert result.queued
+
+    wait_for(
+        lambda: read_json(recording / "status.json").get("stage") == "detect",
+        20,
+        "the detect stage to run",
+    )
+    children = _children(worker.process.pid)
+    assert len(children) == 1
+    os.kill(children[0], signal.SIGKILL)
+
+    # The worker gives the message back at once; the new delivery finds the dead
+    # run's lock, retries after it expires, and runs as the second attempt.
+    status = wait_for_status(recording, {"done", "error"}, timeout=40)
+    assert status["status"] == "done", status.get("error_msg")
+    assert status["attempt"] == 2
+    assert status["task_id"] == result.task_id
+    assert "waits for its earlier delivery" in worker.text()
+    summary = json.loads((recording / "results" / "summary.json").read_text())
+    assert summary["frames"] == frames
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
