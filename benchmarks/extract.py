@@ -63,7 +63,7 @@ def extract_phase(archive: Path, dest: Path, progress: bool) -> dict[str, object
     from signpipe_gui.backend.archive import ArchiveLimits, open_archive
 
     report = ThrottledProgress()
-    with open_archive(archive, ArchiveLimits()) as reader:
+    with open_archive(archive, ArchiveLimits(), spool=dest) as reader:
         listing = reader.listing()
         reader.extract(
             listing,

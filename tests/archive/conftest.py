@@ -105,6 +105,11 @@ class Harness:
     work: Path
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
     progress: list[tuple[int, int]] = field(default_factory=list)
+    use_spool: bool = False
+
+    @property
+    def spool(self) -> Path:
+        return self.work / "spool"
 
     @property
     def staging(self) -> Path:
@@ -122,11 +127,13 @@ class Harness:
     ) -> Listing:
         """List and extract; afterwards check the archive and the world outside."""
         self.staging.mkdir(exist_ok=True)
+        self.spool.mkdir(exist_ok=True)
         before = snapshot(self.work.parent, self.staging)
         digest = sha256(archive)
+        spool = self.spool if self.use_spool else None
         try:
             with open_archive(
-                archive, self.limits, archive_name=archive_name
+                archive, self.limits, archive_name=archive_name, spool=spool
             ) as reader:
                 listing = reader.listing()
                 reader.extract(
@@ -137,6 +144,7 @@ class Harness:
                 )
             return listing
         finally:
+            # The spool folder is emptied on close, pass or fail.
             assert snapshot(self.work.parent, self.staging) == before
             assert sha256(archive) == digest
 
@@ -170,8 +178,9 @@ class Harness:
         }
 
 
-@pytest.fixture
-def harness(tmp_path: Path) -> Harness:
+@pytest.fixture(params=[False, True], ids=["", "spool"])
+def harness(tmp_path: Path, request: pytest.FixtureRequest) -> Harness:
+    """A harness; tests run twice, reading compressed tars twice or spooling once."""
     work = tmp_path / "work"
     work.mkdir()
-    return Harness(work)
+    return Harness(work, use_spool=request.param)

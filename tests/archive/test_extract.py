@@ -64,7 +64,10 @@ def test_a_large_member_reports_between_its_chunks(harness: Harness, kind: str) 
     harness.extract(archive)
 
     partial = {done for files_done, done in harness.progress if files_done == 0}
-    assert len(partial - {0}) >= 2
+    if harness.use_spool and kind == "tgz":
+        assert partial == set()  # spooled while listing; extraction only links it
+    else:
+        assert len(partial - {0}) >= 2
 
 
 def test_cancel_before_extraction_writes_nothing(harness: Harness) -> None:
@@ -250,3 +253,21 @@ def test_verify_tree_notices_a_changed_tree(harness: Harness, damage: str) -> No
 
     assert caught.value.code is ErrorCode.VERIFY_FAILED
     assert str(caught.value.member).startswith(RID)
+
+
+def test_listing_a_compressed_tar_reports_its_reading(harness: Harness) -> None:
+    files = {**many_frames(20, 100_000), f"{RID}/video.bin": os.urandom(5 * MIB)}
+    archive = build_tar(harness.path("a.tgz"), files, "w:gz")
+    seen: list[tuple[int, int]] = []
+    spool = harness.spool if harness.use_spool else None
+    harness.spool.mkdir()
+
+    with open_archive(archive, ArchiveLimits(), spool=spool) as reader:
+        reader.listing(on_progress=lambda members, read: seen.append((members, read)))
+        spooled = reader.spooled_bytes  # type: ignore[attr-defined]
+
+    assert len(seen) >= 3
+    assert seen == sorted(seen)
+    assert seen[-1][1] == archive.stat().st_size
+    assert spooled == (sum(map(len, files.values())) if harness.use_spool else 0)
+    assert list(harness.spool.iterdir()) == []

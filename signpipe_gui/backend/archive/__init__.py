@@ -40,16 +40,23 @@ def open_archive(
     *,
     archive_name: str | None = None,
     fmt: ArchiveFormat | None = None,
+    spool: Path | None = None,
 ) -> ArchiveReader:
-    """Open an archive of a format recognised from its bytes (or the one given)."""
+    """Open an archive of a format recognised from its bytes (or the one given).
+
+    ``spool``, a folder on the store's file system, lets a compressed tar be
+    inflated once: member data is kept there while listing (each member after it
+    passed validation) and linked into staging by extract(). Without it, a
+    compressed tar is inflated twice, once to list and once to extract.
+    """
     shown = archive_name or Path(path).name
     if fmt is None:
         fmt = _sniff_file(Path(path), shown)
     if fmt is ArchiveFormat.ZIP:
         return ZipReader(path, limits, archive_name=archive_name)
-    reader = TarReader(path, limits, archive_name=archive_name)
-    reader.format = fmt
-    return reader
+    return TarReader(
+        path, limits, archive_name=archive_name, fmt=fmt, spool_parent=spool
+    )
 
 
 def _sniff_file(path: Path, shown: str) -> ArchiveFormat:

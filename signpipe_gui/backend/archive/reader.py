@@ -43,6 +43,7 @@ class ArchiveReader:
                 f"{exc.strerror or exc}.",
             ) from exc
         self._listing: Listing | None = None
+        self._listing_progress: ProgressCallback | None = None
         self._sources: dict[str, Any] = {}
 
     def __enter__(self) -> ArchiveReader:
@@ -51,8 +52,14 @@ class ArchiveReader:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def listing(self) -> Listing:
-        """List and validate every member; writes nothing. Raises IngestError."""
+    def listing(self, on_progress: ProgressCallback | None = None) -> Listing:
+        """List and validate every member. Raises IngestError.
+
+        Writes nothing, except into the spool folder when one was given (see
+        open_archive). ``on_progress(members_seen, archive_bytes_read)`` is called
+        while a compressed tar is read, which can take as long as extracting it.
+        """
+        self._listing_progress = on_progress
         if self._listing is None:
             entries = self._entries()
             try:

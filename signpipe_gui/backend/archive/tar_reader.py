@@ -7,14 +7,16 @@ import os
 import threading
 from collections.abc import Generator
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import ErrorCode, IngestError, JobCancelled
 from .formats import ArchiveFormat
-from .limits import TOTAL_RATIO_FLOOR
-from .listing import Member, RawEntry
+from .limits import TOTAL_RATIO_FLOOR, ArchiveLimits
+from .listing import EntryKind, Member, RawEntry
 from .names import decode_names
 from .parallel import ProgressTick, run_members
 from .reader import CHUNK, ArchiveReader, ProgressCallback
+from .spool import SpoolFolder
 from .tar_headers import TarHeader, walk_headers
 from .tar_stream import StreamSource, open_source
 from .writer import StagingWriter, size_mismatch, write_all, write_error
@@ -38,13 +40,50 @@ class TarReader(ArchiveReader):
 
     workers = 2
 
+    def __init__(
+        self,
+        path: Path,
+        limits: ArchiveLimits,
+        *,
+        archive_name: str | None,
+        fmt: ArchiveFormat,
+        spool_parent: Path | None = None,
+    ) -> None:
+        super().__init__(path, limits, archive_name=archive_name)
+        self.format = fmt
+        self._spool_parent = spool_parent if fmt is not ArchiveFormat.TAR else None
+        self._spool: SpoolFolder | None = None
+        self._members_seen = 0
+
+    @property
+    def spooled_bytes(self) -> int:
+        """Member bytes already written aside while listing (0 without a spool)."""
+        return self._spool.bytes if self._spool else 0
+
+    def close(self) -> None:
+        """Release the archive and remove the spool folder, if any."""
+        if self._spool is not None:
+            self._spool.remove()
+            self._spool = None
+        super().close()
+
     def _entries(self) -> Generator[RawEntry, None, None]:
         source = open_source(
             self._fd, self.size, self.format, self._stream_damaged, self._guard
         )
+        spool = self._open_spool()
         try:
             for header in walk_headers(source, self._damaged_member):
-                yield self._raw_entry(header)
+                entry = self._raw_entry(header)
+                self._members_seen = header.index + 1
+                yield entry
+                # Back here only when the entry passed validation.
+                if spool is not None and header.kind is EntryKind.FILE:
+                    assert isinstance(source, StreamSource)
+                    if not spool.store(header.index, entry.name, header.size, source):
+                        raise self._damaged(
+                            ErrorCode.TRUNCATED, "is truncated", entry.name
+                        )
             if isinstance(source, StreamSource):
                 source.drain()  # the checksum at the end of the stream is checked too
         finally:
@@ -52,6 +91,15 @@ class TarReader(ArchiveReader):
                 source.close()
         if not isinstance(source, StreamSource) and source.offset > self.size:
             raise self._damaged(ErrorCode.TRUNCATED, "is truncated")
+
+    def _open_spool(self) -> SpoolFolder | None:
+        if self._spool_parent is None:
+            return None
+        try:
+            self._spool = SpoolFolder(self._spool_parent)
+        except OSError as exc:
+            raise write_error(exc, str(self._spool_parent)) from exc
+        return self._spool
 
     def _raw_entry(self, header: TarHeader) -> RawEntry:
         name = decode_names([header.name])[0][0]
@@ -64,7 +112,9 @@ class TarReader(ArchiveReader):
         )
 
     def _guard(self, expanded: int, packed: int) -> None:
-        """Stop a decompression bomb while listing, before it has expanded far."""
+        """Report reading progress; stop a decompression bomb before it expands far."""
+        if self._listing_progress is not None:
+            self._listing_progress(self._members_seen, packed)
         if expanded > self.limits.max_total_bytes * 1.1 + 64 * 1024 * 1024:
             raise IngestError(
                 ErrorCode.TOO_LARGE,
@@ -97,7 +147,9 @@ class TarReader(ArchiveReader):
         cancel: threading.Event,
     ) -> None:
         files = [m for m in writer.listing.members if not m.is_dir]
-        if self.format is ArchiveFormat.TAR:
+        if self._spool is not None:
+            self._link_spooled(writer, files, on_progress, cancel)
+        elif self.format is ArchiveFormat.TAR:
             files.sort(key=lambda m: self._sources[m.name].data_offset)
             run_members(
                 files,
@@ -108,6 +160,22 @@ class TarReader(ArchiveReader):
             )
         else:
             self._extract_stream(writer, files, on_progress, cancel)
+
+    def _link_spooled(
+        self,
+        writer: StagingWriter,
+        files: list[Member],
+        on_progress: ProgressCallback,
+        cancel: threading.Event,
+    ) -> None:
+        assert self._spool is not None
+        done_bytes = 0
+        for done_files, member in enumerate(files, start=1):
+            if cancel.is_set():
+                raise JobCancelled()
+            self._spool.link_into(writer, self._sources[member.name].index, member.name)
+            done_bytes += member.size
+            on_progress(done_files, done_bytes)
 
     def _copy_plain(
         self, writer: StagingWriter, member: Member, tick: ProgressTick

@@ -117,6 +117,23 @@ class StagingWriter:
             if owned:
                 os.close(parent_fd)
 
+    def link_from(self, source_dir_fd: int, source_name: str, name: str) -> None:
+        """Hard-link a finished file into place; fails if anything is at ``name``."""
+        parent_fd, leaf, owned = self._parent(name)
+        try:
+            os.link(
+                source_name,
+                leaf,
+                src_dir_fd=source_dir_fd,
+                dst_dir_fd=parent_fd,
+                follow_symlinks=False,
+            )
+        except OSError as exc:
+            raise write_error(exc, name) from exc
+        finally:
+            if owned:
+                os.close(parent_fd)
+
     def close(self) -> None:
         """Close every folder handle."""
         for fd in self._folders.values():
