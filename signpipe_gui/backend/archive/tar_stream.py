@@ -16,7 +16,7 @@ from .codecs import CorruptStream, Decompressor, gzip_decompressor
 from .formats import ArchiveFormat
 from .zstd_frames import check_zstd_frames
 
-READ_CHUNK = 1024 * 1024
+READ_CHUNK = 4 * 1024 * 1024
 AHEAD_CHUNKS = 4
 
 Damaged = Callable[[ErrorCode, str], IngestError]
