@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.archives import FORMATS, WORK, data_sets, ensure_archives
 from benchmarks.extract import Row, Tool, print_rows, run_once
 
+STATS_FILE = "job-stats.json"
 SHELL_JOB = (
     'tee "$2/spool.bin" < "$1" | sha256sum > /dev/null && sync "$2/spool.bin" '
     '&& bsdtar -xf "$2/spool.bin" -C "$2"'
@@ -55,17 +56,18 @@ def child_main(mode: str, archive: Path, dest: Path, redis_url: str) -> int:
     from signpipe_gui.backend.store import RecordingStore
 
     class CountingProgress(RedisProgressService):
-        """Counts job-object writes; with ``quiet`` it drops them instead."""
+        """Counts and times job-object writes; with ``quiet`` it drops them instead."""
 
         quiet = mode == "off"
         writes = 0
+        seconds = 0.0
 
-        def set_extraction_progress(
-            self, job_id: str, progress: dict[str, Any]
-        ) -> None:
+        def update_extraction_progress(self, job_id: str, /, **fields: Any) -> None:
             CountingProgress.writes += 1
             if not self.quiet:
-                super().set_extraction_progress(job_id, progress)
+                started = time.perf_counter()
+                super().update_extraction_progress(job_id, **fields)
+                CountingProgress.seconds += time.perf_counter() - started
 
         def create_job(self, job: dict[str, Any]) -> None:
             if not self.quiet:
@@ -89,15 +91,14 @@ def child_main(mode: str, archive: Path, dest: Path, redis_url: str) -> int:
         sys.stderr.write(f"job failed: {final['error_msg']}\n")
         return 1
     progress.close()
-    sys.stdout.write(
-        json.dumps(
-            {
-                "seconds": seconds,
-                "files": final["total_files"],
-                "publishes": CountingProgress.writes,
-            }
-        )
-    )
+    stats = {
+        "seconds": seconds,
+        "files": final["total_files"],
+        "publishes": CountingProgress.writes,
+        "publish_seconds": CountingProgress.seconds,
+    }
+    (dest / STATS_FILE).write_text(json.dumps(stats))
+    sys.stdout.write(json.dumps(stats))
     return 0
 
 
@@ -157,12 +158,18 @@ def _measure_all(
             archive = archives[(data_set.name, fmt)]
             _warm(archive)
             batch = {t.name: Row(data_set.name, fmt, t.name, 0) for t in contenders}
+            publishing: dict[str, list[dict[str, float]]] = {
+                t.name: [] for t in contenders
+            }
             for round_no in range(rounds):
                 turn = round_no % len(contenders)
                 for tool in contenders[turn:] + contenders[:turn]:
                     dest = out_root / f"{data_set.name}-{fmt}-{round_no}"
                     dest = dest / tool.name.replace(" ", "_").replace("+", "_")
                     batch[tool.name].samples.append(run_once(tool, archive, dest))
+                    if (dest / STATS_FILE).exists():
+                        stats = json.loads((dest / STATS_FILE).read_text())
+                        publishing[tool.name].append(stats)
                     if data_set.count < 100:
                         shutil.rmtree(dest)
             size = sum(
@@ -174,17 +181,23 @@ def _measure_all(
                 row.bytes = size
                 rows.append(row)
             print_rows(list(batch.values()))
-            _print_progress_cost(list(batch.values()))
+            _print_progress_cost(list(batch.values()), publishing["signpipe-job"])
 
 
-def _print_progress_cost(rows: list[Row]) -> None:
+def _print_progress_cost(rows: list[Row], publishing: list[dict[str, float]]) -> None:
+    """Progress cost two ways: time spent publishing inside the job (precise), and
+    the job's median with publishing on against off (at the mercy of run-to-run
+    noise, which is printed beside it)."""
     by_tool = {row.tool: row for row in rows}
     on, off = by_tool["signpipe-job"], by_tool["signpipe-job (no progress)"]
     cost = (on.seconds - off.seconds) / off.seconds * 100
     spread = statistics.pstdev(s.seconds for s in off.samples) / off.seconds * 100
+    share = statistics.median(p["publish_seconds"] / p["seconds"] for p in publishing)
+    writes = statistics.median(p["publishes"] for p in publishing)
     print(
-        f"{on.set_name:6} {on.fmt:12} progress cost {cost:+5.1f} % "
-        f"(run-to-run spread of the job without progress: {spread:.1f} %)",
+        f"{on.set_name:6} {on.fmt:12} progress: {writes:.0f} writes, "
+        f"{share * 100:.2f} % of the job's time spent publishing; "
+        f"on vs off {cost:+5.1f} % (spread of runs without progress: {spread:.1f} %)",
         flush=True,
     )
 
