@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import subprocess
 import tarfile
 import zipfile
@@ -20,7 +21,7 @@ from signpipe_gui.backend.archive import (
 )
 from signpipe_gui.backend.errors import ErrorCode, IngestError
 
-from .conftest import RID, Harness, build_tar, build_zip, recording_files
+from .conftest import RID, Harness, build_tar, build_zip, recording_files, tar_info
 
 
 def _zip(method: int, **options: object):
@@ -190,3 +191,17 @@ def test_missing_archive_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(IngestError) as caught:
         open_archive(tmp_path / "gone.zip", ArchiveLimits())
     assert caught.value.code is ErrorCode.NOT_FOUND
+
+
+def test_a_folder_entry_carries_no_data_whatever_its_size_says(
+    harness: Harness,
+) -> None:
+    folder = tar_info(f"{RID}/camera/", 4096, tarfile.DIRTYPE)
+    archive = build_tar(harness.path("a.tar"), {}, extra=[folder])
+    with tarfile.open(archive, "a") as tar:
+        data = b"frame"
+        tar.addfile(tar_info(f"{RID}/camera/1.jpg", len(data)), io.BytesIO(data))
+
+    harness.extract(archive)
+
+    assert harness.tree() == {f"{RID}/camera/1.jpg": b"frame"}

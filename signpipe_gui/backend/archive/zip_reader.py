@@ -3,6 +3,7 @@ members inflated in parallel (inflate releases the GIL) into the staging folder.
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import struct
@@ -21,6 +22,8 @@ from .names import decode_names
 from .parallel import ProgressTick, run_members
 from .reader import CHUNK, ArchiveReader, ProgressCallback
 from .writer import StagingWriter, size_mismatch, write_all
+
+logger = logging.getLogger(__name__)
 
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
@@ -127,7 +130,11 @@ class ZipReader(ArchiveReader):
             name = by_info.get(id(info), info.orig_filename)
             names.append(_unicode_path_extra(info) or name)
         if codepage not in ("ascii", "utf-8"):
-            self._codepage = codepage
+            logger.info(
+                "Archive %s has undeclared legacy names, read as %s",
+                self.archive_name,
+                codepage,
+            )
         return names
 
     def _local_header(self, info: zipfile.ZipInfo, name: str) -> tuple[int, bytes]:
