@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 import redis
 
@@ -112,7 +113,7 @@ class RecordingClaim:
             delay = min(delay * 2, 5.0)
 
 
-def already_exists(recording_id: str, **extra: object) -> IngestError:
+def already_exists(recording_id: str, **extra: Any) -> IngestError:
     """The "Recording already exists." error, naming the recording (and claimant)."""
     return IngestError(
         ErrorCode.ALREADY_EXISTS,

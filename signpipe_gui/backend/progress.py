@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis
 from redis.backoff import NoBackoff
@@ -239,7 +239,7 @@ class RedisProgressService:
         if limit <= 0:
             return []
         ids = self.client.zrevrange(JOBS_INDEX_KEY, offset, offset + limit - 1)
-        return [_text(job_id) for job_id in ids]
+        return [_text(job_id) for job_id in cast("list[bytes]", ids)]
 
     def get_jobs(self, job_ids: Sequence[str]) -> list[dict[str, Any] | None]:
         """The job objects for ``job_ids`` in one MGET (None where one is gone)."""

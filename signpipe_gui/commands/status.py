@@ -117,7 +117,7 @@ def _show_list(progress: Any, limit: int, *, as_json: bool) -> int:
         sys.stdout.write("No jobs.\n")
         return EXIT_OK
 
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             "JOB",
             "STATUS",
