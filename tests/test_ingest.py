@@ -16,7 +16,7 @@ import redis
 from signpipe_gui.backend.ingest import ExtractionJob, retry_job
 from signpipe_gui.backend.jobs import PHASE_BANDS, PHASE_STATUS, Phase
 from signpipe_gui.backend.progress import RedisProgressService
-from signpipe_gui.backend.settings import Settings
+from signpipe_gui.backend.settings import Settings, replace
 from signpipe_gui.backend.status_file import read_status
 from signpipe_gui.backend.store import RecordingStore
 from tests.test_ingest_support import (
@@ -115,8 +115,11 @@ def test_job_publishes_every_phase_in_order_and_ends_done_at_100(
     progress: RedisProgressService,
 ) -> None:
     files = recording_files(count=300, size=20_000)
-    archive = build_tar(tmp_path / "drive.tar", files)
-    job = make_job(archive, settings, store, progress)
+    archive = build_tar(tmp_path / "drive.tgz", files, "w:gz")
+    # Publishing at every step makes the run long enough for the poller to see
+    # states inside each band.
+    every_step = replace(settings, progress_interval=0.0)
+    job = make_job(archive, every_step, store, progress)
 
     job.create()
     with Recorder(progress, job.job_id) as recorder:
