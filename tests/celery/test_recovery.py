@@ -173,13 +173,13 @@ def test_pool_process_killed_the_task_comes_back_waits_for_the_lock_and_runs(
     assert len(children) == 1
     os.kill(children[0], signal.SIGKILL)
 
-    # The worker gives the message back at once; the new delivery finds the dead
-    # run's lock, retries after it expires, and runs as the second attempt.
+    # The worker gives the message back at once; the new delivery waits for the dead
+    # run's lock to expire (if it has not already, which depends on the machine's
+    # load) and runs as the second attempt.
     status = wait_for_status(recording, {"done", "error"}, timeout=40)
     assert status["status"] == "done", status.get("error_msg")
     assert status["attempt"] == 2
     assert status["task_id"] == result.task_id
-    assert "waits for its earlier delivery" in worker.text()
     summary = json.loads((recording / "results" / "summary.json").read_text())
     assert summary["frames"] == frames
 

@@ -52,9 +52,10 @@ def _left_running(settings: Settings, *, task_id: str, attempt: int, age: float)
 def test_a_run_heartbeats_renews_its_lock_and_releases_it(
     queue_settings: Settings, redis_client: redis.Redis
 ) -> None:
-    recording = make_recording(queue_settings.store_path, frames=250)
-    # The lock lives a fraction of the run: only renewal keeps the run going.
-    timing = PipelineTiming(lock_ttl=0.5, heartbeat_interval=0.05, update_interval=0.05)
+    recording = make_recording(queue_settings.store_path, frames=400)
+    # The lock lives a fraction of the run: only renewal keeps the run going. The
+    # margins are wide enough for a loaded two-core CI machine.
+    timing = PipelineTiming(lock_ttl=1.5, heartbeat_interval=0.1, update_interval=0.05)
     beats: set[float] = set()
     lock_seen: list[tuple[float, bytes]] = []
     stop = threading.Event()
