@@ -455,3 +455,44 @@ def test_a_store_that_cannot_be_created_is_an_error_in_words(
     assert final["error_details"]["code"] == "write_failed"
     assert_one_sentence(final["error_msg"])
     assert blocker.read_text() == "a file where the store should be"
+
+
+def test_progress_ticks_do_not_wait_for_a_stalled_redis(tmp_path: Path) -> None:
+    from signpipe_gui.backend.job_report import JobReport
+    from signpipe_gui.backend.jobs import Phase
+
+    server = RestartableRedis(tmp_path / "redis")
+    server.start()
+    client = server.client()
+    service = RedisProgressService(client)
+    report = JobReport(service, "a" * 32, interval=0.0, final_timeout=10)
+    report.create({"job_id": "a" * 32, "created_at": time.time()})
+    report.enter(Phase.RUNNING, bytes_total=1000)
+    stalling_client = server.client(socket_timeout=5)
+    try:
+        stalling_client.execute_command("DEBUG", "SLEEP", "0")
+    except redis.ResponseError:
+        pytest.skip("this redis-server does not allow DEBUG SLEEP")
+    staller = threading.Thread(
+        target=lambda: stalling_client.execute_command("DEBUG", "SLEEP", "0.6")
+    )
+    try:
+        staller.start()
+        time.sleep(0.1)
+        started = time.monotonic()
+        for done in range(0, 1001, 10):
+            report.advance(Phase.RUNNING, done, 1000)
+        ticking = time.monotonic() - started
+        assert report.publish_final()
+        staller.join()
+
+        assert ticking < 0.2
+        stored = service.get_extraction_progress("a" * 32)
+        assert stored is not None
+        assert stored["bytes_done"] == 1000
+        assert stored["progress_percent"] == 100
+    finally:
+        service.close()
+        client.close()
+        stalling_client.close()
+        server.stop()

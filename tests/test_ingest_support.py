@@ -170,13 +170,12 @@ class RestartableRedis:
             client.close()
 
     def client(self, **options: Any) -> redis.Redis:
-        return redis.Redis.from_url(
-            self.url,
-            socket_timeout=2,
-            socket_connect_timeout=1,
-            retry=Retry(NoBackoff(), 0),
-            **options,
-        )
+        settings: dict[str, Any] = {
+            "socket_timeout": 2,
+            "socket_connect_timeout": 1,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        return redis.Redis.from_url(self.url, **{**settings, **options})
 
     def wipe(self) -> None:
         shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -2,9 +2,11 @@
 
 The extraction thread changes the object freely (``set``, ``advance``); what reaches
 Redis is throttled to ``interval`` seconds, except at a phase change, which is always
-published. Every publish is a merge of the whole object: fields another process
-owns (``leave_to_others``) are left out, so they are never written back stale, and a
-Redis that restarted without its data gets the job back complete.
+published. The writes themselves run on a thread of the job's own, so a slow or
+absent Redis never holds up extraction; a phase change waits until its state is sent,
+so no reader misses a phase. Every publish is a merge of the whole object: fields
+another process owns (``leave_to_others``) are left out, so they are never written
+back stale, and a Redis that restarted without its data gets the job back complete.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .jobs import PHASE_MESSAGES, PHASE_STATUS, Phase, band_percent, now
@@ -43,6 +46,7 @@ class JobReport:
         self._last_publish = 0.0
         self._rate = _Rate()
         self._foreign: set[str] = set()
+        self._sender = _Sender(self._send, name=f"job-{job_id[:8]}-publish")
 
     def create(self, job: dict[str, Any]) -> None:
         """Start from ``job`` and store it whole (a new row for every reader)."""
@@ -106,17 +110,18 @@ class JobReport:
                 eta_seconds=round(eta, 1) if eta is not None else None,
             )
         if time.monotonic() - self._last_publish >= self.interval:
-            self.publish()
+            self._last_publish = time.monotonic()
+            self._sender.post()
 
     def publish(self) -> None:
-        """Send the object now (kept for later if Redis is away)."""
+        """Send the object now and wait until it went out (or was kept for later)."""
         self._last_publish = time.monotonic()
-        self.set(updated_at=now())
-        self.progress.update_extraction_progress(self.job_id, **self._payload())
+        self._sender.post(wait=True)
 
     def publish_final(self) -> bool:
         """Publish and wait, up to ``final_timeout``, until Redis has it."""
         self.publish()
+        self._sender.stop()
         deadline = time.monotonic() + self.final_timeout
         delay = 0.1
         while not self.progress.flush():
@@ -133,11 +138,74 @@ class JobReport:
             delay = min(delay * 2, 2.0)
         return True
 
-    def _payload(self) -> dict[str, Any]:
+    def _send(self) -> None:
+        self.set(updated_at=now())
         job = self.snapshot()
         for name in self._foreign:
             job.pop(name, None)
-        return job
+        self.progress.update_extraction_progress(self.job_id, **job)
+
+
+class _Sender:
+    """Runs ``send`` on a thread of its own whenever something was posted.
+
+    Posts are numbered; each send covers every post made before it started, so
+    bursts collapse into one write and the newest state always goes last.
+    """
+
+    def __init__(self, send: Callable[[], None], *, name: str) -> None:
+        self._send = send
+        self._name = name
+        self._changed = threading.Condition()
+        self._posted = 0
+        self._sent = 0
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def post(self, *, wait: bool = False) -> None:
+        with self._changed:
+            if self._stopping:
+                # Posted after the end (not done by the job): send it in place.
+                self._send()
+                return
+            self._posted += 1
+            ticket = self._posted
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=self._name, daemon=True
+                )
+                self._thread.start()
+            self._changed.notify_all()
+            if wait:
+                self._changed.wait_for(lambda: self._sent >= ticket)
+
+    def stop(self) -> None:
+        """Send what is posted, then end the thread."""
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(
+                    lambda: self._sent < self._posted or self._stopping
+                )
+                if self._sent >= self._posted:
+                    return
+                ticket = self._posted
+            try:
+                self._send()
+            except Exception:
+                # A write error is the progress service's to keep and retry; only a
+                # bug lands here, and it must not leave a waiting phase change hung.
+                logger.exception("Publishing a job object failed")
+            with self._changed:
+                self._sent = ticket
+                self._changed.notify_all()
 
 
 class _Rate:
