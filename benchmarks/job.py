@@ -185,9 +185,9 @@ def _measure_all(
 
 
 def _print_progress_cost(rows: list[Row], publishing: list[dict[str, float]]) -> None:
-    """Progress cost two ways: time spent publishing inside the job (precise), and
-    the job's median with publishing on against off (at the mercy of run-to-run
-    noise, which is printed beside it)."""
+    """Progress cost two ways: how busy the job's publishing thread was (the Redis
+    round trips it took), and the job's median with publishing on against off (at
+    the mercy of run-to-run noise, which is printed beside it)."""
     by_tool = {row.tool: row for row in rows}
     on, off = by_tool["signpipe-job"], by_tool["signpipe-job (no progress)"]
     cost = (on.seconds - off.seconds) / off.seconds * 100
@@ -196,7 +196,7 @@ def _print_progress_cost(rows: list[Row], publishing: list[dict[str, float]]) ->
     writes = statistics.median(p["publishes"] for p in publishing)
     print(
         f"{on.set_name:6} {on.fmt:12} progress: {writes:.0f} writes, "
-        f"{share * 100:.2f} % of the job's time spent publishing; "
+        f"publishing busy {share * 100:.2f} % of the job's time (own thread); "
         f"on vs off {cost:+5.1f} % (spread of runs without progress: {spread:.1f} %)",
         flush=True,
     )
