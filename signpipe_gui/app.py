@@ -7,6 +7,7 @@ import logging
 import sys
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 
 import qasync
@@ -51,6 +52,7 @@ def run_app(paths: Sequence[str]) -> int:
     logger.info("signpipe %s on Redis %s", __version__, redact(url))
 
     loop = qasync.QEventLoop(app)
+    loop.set_default_executor(default_executor())
     asyncio.set_event_loop(loop)
     instance = InstanceServer()
     instance.listen()
@@ -109,6 +111,15 @@ async def _run_window(
     return 0
 
 
+def default_executor() -> ThreadPoolExecutor:
+    """Plain threads for asyncio's blocking helpers (name lookups).
+
+    qasync's own default executor starts ten QThreads per loop; plain threads are
+    lighter and are joined when the loop closes.
+    """
+    return ThreadPoolExecutor(2, thread_name_prefix="signpipe-asyncio")
+
+
 def _take_handed_paths(window: object, paths: list[str]) -> None:
     window.add_paths(paths)  # type: ignore[attr-defined]
     window.raise_()  # type: ignore[attr-defined]
@@ -129,11 +140,11 @@ def _application() -> QApplication:
 
 def install_qt_logging() -> None:
     """Qt's own warnings and errors go into Python logging."""
+    qInstallMessageHandler(_qt_message_handler)
 
-    def handler(kind: QtMsgType, context: object, message: str) -> None:
-        qt_logger.log(_QT_LEVELS.get(kind, logging.WARNING), "%s", message)
 
-    qInstallMessageHandler(handler)
+def _qt_message_handler(kind: QtMsgType, context: object, message: str) -> None:
+    qt_logger.log(_QT_LEVELS.get(kind, logging.WARNING), "%s", message)
 
 
 def install_excepthooks() -> None:

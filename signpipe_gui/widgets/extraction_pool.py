@@ -11,6 +11,7 @@ import weakref
 from collections import deque
 from typing import Any, Protocol
 
+import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class Job(Protocol):
 
 def running_threads() -> list[ExtractionThread]:
     """Extraction threads still running anywhere (tests check there are none)."""
-    return [thread for thread in list(_threads) if thread.isRunning()]
+    return [t for t in list(_threads) if shiboken6.isValid(t) and t.isRunning()]
 
 
 class ExtractionThread(QThread):
@@ -128,7 +129,9 @@ class ExtractionPool(QObject):
     def _start(self, job: Job) -> None:
         thread = ExtractionThread(job)
         thread.job_ended.connect(self.job_ended)
-        thread.finished.connect(lambda t=thread: self._on_thread_finished(t))
+        # A bound method of this GUI-thread object, not a lambda: a lambda would be
+        # called directly on the ending thread instead of queued to this one.
+        thread.finished.connect(self._on_any_thread_finished)
         self._running[job.job_id] = thread
         thread.start()
         logger.info(
@@ -136,12 +139,18 @@ class ExtractionPool(QObject):
         )
         self.job_started.emit(job.job_id)
 
+    def _on_any_thread_finished(self) -> None:
+        thread = self.sender()
+        if isinstance(thread, ExtractionThread):
+            self._on_thread_finished(thread)
+
     def _on_thread_finished(self, thread: ExtractionThread) -> None:
         if self._running.get(thread.job.job_id) is not thread:
             return
         thread.wait()
+        # Dropping the last reference deletes the finished thread; deleteLater()
+        # on an object Python owns would delete it a second time.
         del self._running[thread.job.job_id]
-        thread.deleteLater()
         self._start_next()
         if not self.busy:
             self.batch_finished.emit()

@@ -15,6 +15,7 @@ import redis
 import redis.asyncio as aioredis
 from pytestqt.qtbot import QtBot
 
+from signpipe_gui.app import default_executor
 from signpipe_gui.backend.settings import Settings, replace
 from signpipe_gui.widgets.extraction_pool import running_threads
 from signpipe_gui.widgets.job_poller import JobPoller
@@ -47,6 +48,7 @@ def _no_dangling_threads() -> Iterator[None]:
 def loop(qapp: object) -> Iterator[qasync.QEventLoop]:
     """A qasync loop over the test's QApplication, as the application runs."""
     event_loop = qasync.QEventLoop(qapp)
+    event_loop.set_default_executor(default_executor())
     asyncio.set_event_loop(event_loop)
     yield event_loop
     event_loop.close()
