@@ -41,14 +41,16 @@ class JobFilterModel(QSortFilterProxyModel):
 
     def set_quick_filter(self, quick: QuickFilter) -> None:
         if quick != self._quick:
+            self.beginFilterChange()
             self._quick = quick
-            self.invalidateRowsFilter()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def set_text(self, text: str) -> None:
         text = text.strip().lower()
         if text != self._text:
+            self.beginFilterChange()
             self._text = text
-            self.invalidateRowsFilter()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(
         self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex
