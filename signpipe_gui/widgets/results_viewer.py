@@ -217,26 +217,30 @@ class ResultsViewer(QWidget):
 
     def _show_results(self, results: dict[str, Any]) -> None:
         files: dict[str, str] = results.get("files") or {}
+        # status.json carries the counts; summary.json has the rest (track, previews).
+        results = {**self._read_json(files.get("summary.json")), **results}
         self.files_menu.clear()
         for name, relative in files.items():
             path = self.recording_dir / relative
             self.files_menu.addAction(name, lambda p=path: self._open(p))
-        features = self._read_signs(files.get("signs.geojson"))
+        features = list(
+            self._read_json(files.get("signs.geojson")).get("features") or []
+        )
         self._fill_signs(features)
         self.track.set_data(self._read_track(results), _plotted(features))
         self._fill_previews(
-            [self.recording_dir / p for p in results.get("previews") or []]
+            [self.recording_dir / rel for n, rel in files.items() if "previews/" in n]
         )
 
-    def _read_signs(self, relative: str | None) -> list[dict[str, Any]]:
+    def _read_json(self, relative: str | None) -> dict[str, Any]:
         if not relative:
-            return []
+            return {}
         try:
             data = json.loads((self.recording_dir / relative).read_text("utf-8"))
-            return list(data.get("features") or [])
-        except (OSError, ValueError, AttributeError) as exc:
-            logger.warning("Signs of %s unreadable: %s", self.recording_dir.name, exc)
-            return []
+        except (OSError, ValueError) as exc:
+            logger.warning("Result file %s unreadable: %s", relative, exc)
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def _fill_signs(self, features: list[dict[str, Any]]) -> None:
         self.signs.setRowCount(len(features))
