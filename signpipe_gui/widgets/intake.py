@@ -35,7 +35,7 @@ def local_paths(urls: Iterable[QUrl]) -> tuple[list[Path], list[str]]:
         if not url.isValid() or url.isEmpty():
             refused.append("An empty link was dropped; drop archive files instead.")
         elif not url.isLocalFile() or not url.toLocalFile():
-            shown = url.toDisplayString(QUrl.UrlFormattingOption.RemovePassword)
+            shown = url.toDisplayString()  # never shows a password
             refused.append(
                 f"{shown} is not a local file; copy it to this computer or "
                 "mount the share first."

@@ -205,3 +205,12 @@ def test_a_folder_entry_carries_no_data_whatever_its_size_says(
     harness.extract(archive)
 
     assert harness.tree() == {f"{RID}/camera/1.jpg": b"frame"}
+
+
+def test_unreadable_archive_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "2024_05_20_23_32_53_415.zip"
+    folder.mkdir()  # a folder where the archive should be: it exists, cannot be read
+    with pytest.raises(IngestError) as caught:
+        open_archive(folder, ArchiveLimits())
+    assert caught.value.code is ErrorCode.UNREADABLE
+    assert "cannot be read" in caught.value.message
