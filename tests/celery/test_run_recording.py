@@ -52,10 +52,11 @@ def _left_running(settings: Settings, *, task_id: str, attempt: int, age: float)
 def test_a_run_heartbeats_renews_its_lock_and_releases_it(
     queue_settings: Settings, redis_client: redis.Redis
 ) -> None:
-    recording = make_recording(queue_settings.store_path, frames=400)
-    # The lock lives a fraction of the run: only renewal keeps the run going. The
-    # margins are wide enough for a loaded two-core CI machine.
-    timing = PipelineTiming(lock_ttl=1.5, heartbeat_interval=0.1, update_interval=0.05)
+    # The lock lives a fraction of the run (800 frames take 2-4 s on two cores, the
+    # lock 1 s): only renewal keeps the run going. A heartbeat every 0.1 s leaves a
+    # loaded CI machine ten chances to renew before the lock would lapse.
+    recording = make_recording(queue_settings.store_path, frames=800)
+    timing = PipelineTiming(lock_ttl=1.0, heartbeat_interval=0.1, update_interval=0.05)
     beats: set[float] = set()
     lock_seen: list[tuple[float, bytes]] = []
     stop = threading.Event()
