@@ -91,7 +91,12 @@ async def _run_window(
         queue_name=PIPELINE_QUEUE,
     )
     window = MainWindow(WindowServices(settings, client), poller)  # type: ignore[arg-type]
-    poller.connection_changed.connect(lambda ok: ok and redriver.wake())
+
+    def redrive_when_back(connected: bool) -> None:
+        if connected:
+            redriver.wake()
+
+    poller.connection_changed.connect(redrive_when_back)
     instance.paths_received.connect(lambda p: _take_handed_paths(window, p))  # type: ignore[attr-defined]
 
     closed = asyncio.Event()

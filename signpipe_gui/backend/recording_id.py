@@ -27,9 +27,10 @@ def recording_time(
     if not all(groups.get(g) for g in _TIME_GROUPS):
         return None
     try:
+        year, month, day, hour, minute, second = (int(groups[g]) for g in _TIME_GROUPS)
+        millisecond = int(groups.get("ms") or 0)
         return dt.datetime(
-            *(int(groups[g]) for g in _TIME_GROUPS),
-            microsecond=int(groups.get("ms") or 0) * 1000,
+            year, month, day, hour, minute, second, microsecond=millisecond * 1000
         )
     except ValueError:
         return None

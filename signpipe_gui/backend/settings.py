@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -123,11 +124,11 @@ class Settings:
         return config_file
 
 
-def settings_file(env: dict[str, str] | None = None) -> Path:
+def settings_file(env: Mapping[str, str] | None = None) -> Path:
     """The settings file: ``SIGNPIPE_CONFIG`` or settings.toml in the config folder."""
-    env = os.environ if env is None else env
-    if env.get("SIGNPIPE_CONFIG"):
-        return Path(env["SIGNPIPE_CONFIG"]).expanduser()
+    variables = os.environ if env is None else env
+    if variables.get("SIGNPIPE_CONFIG"):
+        return Path(variables["SIGNPIPE_CONFIG"]).expanduser()
     return _default_config_dir() / "settings.toml"
 
 

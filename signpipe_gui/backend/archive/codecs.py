@@ -21,7 +21,8 @@ crc32 = isal_zlib.crc32
 # when a small input expands a thousandfold.
 OUT_CHUNK = 4 * 1024 * 1024
 
-DECOMPRESSION_ERRORS: tuple[type[BaseException], ...] = (
+# isal's stubs declare IsalError as an instance; it is the exception class.
+DECOMPRESSION_ERRORS: tuple[type[BaseException], ...] = (  # type: ignore[assignment]
     zlib.error,
     igzip_lib.IsalError,
     lzma.LZMAError,

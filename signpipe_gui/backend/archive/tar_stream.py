@@ -238,7 +238,9 @@ def _zstd_chunks(compressed: Iterator[bytes], damaged: Damaged) -> Iterator[byte
     reader = zstandard.ZstdDecompressor()
     try:
         yield from reader.read_to_iter(
-            _IterReader(compressed), read_size=READ_CHUNK, write_size=READ_CHUNK
+            _IterReader(compressed),  # type: ignore[arg-type]  # only read() is used
+            read_size=READ_CHUNK,
+            write_size=READ_CHUNK,
         )
     except zstandard.ZstdError as exc:
         if "checksum" in str(exc).lower():

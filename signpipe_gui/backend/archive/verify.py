@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 from ..errors import ErrorCode, IngestError
 from .listing import Listing
@@ -44,7 +45,7 @@ def _mismatch(is_dir: bool, size: int, info: os.stat_result) -> bool:
     return not stat.S_ISREG(info.st_mode) or info.st_size != size
 
 
-def _fail(path: str, listing: Listing, what: str) -> None:
+def _fail(path: str, listing: Listing, what: str) -> NoReturn:
     name = f"{listing.recording_id}/{path}"
     raise IngestError(
         ErrorCode.VERIFY_FAILED,
