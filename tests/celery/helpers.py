@@ -19,7 +19,9 @@ from signpipe_gui.backend.settings import Settings
 from signpipe_gui.backend.status_file import write_status
 
 REPO = Path(__file__).resolve().parents[2]
-PHOTOS = REPO.parent / "shared" / "data" / "realworld" / "road-sign-detection-cc0"
+# The real street photos signpipe ships for its demo: these tests check the queue,
+# not the detector, so they need no data from outside the repository.
+PHOTOS = REPO / "resources" / "demo" / "photos"
 RECORDING_ID = "2024_05_20_23_32_53_415"
 RECORDING_START = 1716247973.415  # the time in RECORDING_ID, UTC
 # Short, so a message of a killed worker comes back within seconds.
@@ -29,7 +31,7 @@ WORKER_START_TIMEOUT = 30.0
 
 def photos(count: int) -> list[Path]:
     """``count`` real street photos (repeated when more are asked than there are)."""
-    found = sorted((PHOTOS / "images").glob("*.png"))
+    found = sorted(PHOTOS.glob("road*.jpg"))
     assert found, f"no photos in {PHOTOS}"
     return [found[i % len(found)] for i in range(count)]
 
@@ -47,7 +49,7 @@ def make_recording(
     camera = recording / "camera"
     camera.mkdir(parents=True)
     for index, photo in enumerate(photos(frames)):
-        shutil.copyfile(photo, camera / f"{index:06d}.png")
+        shutil.copyfile(photo, camera / f"{index:06d}{photo.suffix}")
     if gps:
         rows = ["time,lat,lon"] + [
             f"{RECORDING_START + s:.3f},{48.2 + s * 1e-4:.6f},{16.37 + s * 1e-4:.6f}"
