@@ -110,6 +110,28 @@ def dispatch_pipeline(
                 settings, recording_dir, queued, client, job_id, reason, exc
             )
             return DispatchResult(None, False, reason)
+        except Exception as exc:
+            # Not the broker being away: a broken install or a bug. status.json
+            # must not stay "queued" for a task that was never sent, and the outbox
+            # keeps the recording so that a fixed worker or restart still runs it.
+            reason = (
+                "The pipeline could not be queued because of an internal error "
+                f"({type(exc).__name__}); see signpipe's log. It will be tried again."
+            )
+            logger.exception(
+                "Pipeline of %s not queued, kept in the outbox", recording_id
+            )
+            _record_not_queued(
+                settings,
+                recording_dir,
+                queued,
+                client,
+                job_id,
+                reason,
+                exc,
+                code="dispatch_failed",
+            )
+            return DispatchResult(None, False, reason)
 
         logger.info("Pipeline of %s queued as task %s", recording_id, task_id)
         _after_queued(settings, client, recording_id, job_id, task_id)
@@ -190,12 +212,14 @@ def _record_not_queued(
     job_id: str | None,
     reason: str,
     exc: BaseException,
+    *,
+    code: str = "redis_unavailable",
 ) -> None:
     not_queued = {
         **queued,
         "status": "not_queued",
         "error_msg": reason,
-        "error_details": {"code": "redis_unavailable", "error": str(exc)},
+        "error_details": {"code": code, "error": str(exc)},
     }
     publish_status(
         recording_dir, not_queued, None, ttl_seconds=settings.job_ttl_seconds

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from signpipe_gui.backend import outbox
+from signpipe_gui.backend import dispatch, outbox
 from signpipe_gui.backend.dispatch import dispatch_pipeline
 from signpipe_gui.backend.redis_server import find_redis_server
 from signpipe_gui.backend.settings import Settings, replace
@@ -196,3 +196,32 @@ def _children(pid: int) -> list[int]:
         if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
             found.append(int(entry.name))
     return found
+
+
+def test_a_dispatch_broken_by_the_install_is_not_left_queued_and_runs_later(
+    queue_settings: Settings, start_worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recording = make_recording(queue_settings.store_path, frames=3)
+
+    def broken_send(*args: object) -> None:
+        # What a worker dependency missing from the install raises inside kombu.
+        raise ModuleNotFoundError("No module named 'packaging'")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(dispatch, "_send", broken_send)
+        result = dispatch_pipeline(queue_settings, RECORDING_ID)
+
+    assert not result.queued
+    assert "internal error (ModuleNotFoundError)" in (result.reason or "")
+    status = read_json(recording / "status.json")
+    assert status["status"] == "not_queued"
+    assert status["error_details"]["code"] == "dispatch_failed"
+    assert "packaging" in status["error_details"]["error"]
+    assert outbox.pending(queue_settings) == [RECORDING_ID]
+
+    # Once the install is whole, the worker's re-driver sends it with nobody acting.
+    start_worker(queue_settings)
+    status = wait_for_status(recording, {"done", "error"}, timeout=30)
+
+    assert status["status"] == "done", status.get("error_msg")
+    assert outbox.pending(queue_settings) == []
