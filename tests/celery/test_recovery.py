@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 def test_worker_killed_mid_pipeline_the_recording_still_ends_done(
     queue_settings: Settings, start_worker
 ) -> None:
-    frames = 120
+    frames = 400  # a detect stage of about a second: long enough to kill it in
     recording = make_recording(queue_settings.store_path, frames=frames)
     first = start_worker(queue_settings)
     result = dispatch_pipeline(queue_settings, RECORDING_ID)
@@ -158,7 +158,7 @@ def _answers(client: redis.Redis) -> bool:
 def test_pool_process_killed_the_task_comes_back_waits_for_the_lock_and_runs(
     queue_settings: Settings, start_worker
 ) -> None:
-    frames = 120
+    frames = 400  # a detect stage of about a second: long enough to kill it in
     recording = make_recording(queue_settings.store_path, frames=frames)
     worker = start_worker(queue_settings)
     result = dispatch_pipeline(queue_settings, RECORDING_ID)

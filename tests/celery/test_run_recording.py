@@ -100,7 +100,7 @@ def test_a_run_heartbeats_renews_its_lock_and_releases_it(
 def test_a_run_that_loses_its_lock_stops_and_leaves_the_status_alone(
     queue_settings: Settings, redis_client: redis.Redis
 ) -> None:
-    recording = make_recording(queue_settings.store_path, frames=150)
+    recording = make_recording(queue_settings.store_path, frames=400)
     timing = PipelineTiming(lock_ttl=5.0, heartbeat_interval=0.05, update_interval=0.05)
 
     def steal() -> None:
