@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from signpipe_gui import __version__
+from signpipe_gui.backend.settings import SettingsError
 
 # Each subcommand lives in signpipe_gui/commands/<module>.py and provides
 # add_arguments(parser) and run(args) -> int.
@@ -62,7 +63,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``signpipe`` executable (also of the frozen bundle)."""
     multiprocessing.freeze_support()
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(argv)
+    except SettingsError as exc:
+        sys.stderr.write(f"signpipe: {exc}\n")
+        return 2
 
+
+def _run(argv: list[str]) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         command = argv[0]
         parser = build_command_parser(command)

@@ -176,6 +176,23 @@ def test_an_unreachable_redis_is_reported_in_words(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
 
 
+def test_a_redis_url_with_an_unencoded_password_is_refused_in_words(
+    tmp_path: Path,
+) -> None:
+    # openssl rand -base64 gives passwords with "/" in them; unencoded, a URL
+    # parser would take part of the password for the host or the database.
+    url = "redis://:Ab3/Zq9+x/Tt@127.0.0.1:6391/0"
+
+    submitted = signpipe("submit", str(tmp_path / "a.zip"), "--redis-url", url)
+    status = signpipe("status", "--redis-url", url)
+
+    for result in (submitted, status):
+        assert result.returncode == 2
+        assert "percent-encoded" in result.stderr
+        assert "Zq9" not in result.stderr
+        assert "Traceback" not in result.stderr
+
+
 def test_help_documents_the_exit_codes() -> None:
     for command in ("submit", "status"):
         result = signpipe(command, "--help")

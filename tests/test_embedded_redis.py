@@ -80,3 +80,6 @@ def test_redact_hides_password() -> None:
     assert redact("redis://:s3cret@lab:6379/0") == "redis://***@lab:6379/0"
     assert redact("rediss://user:s3cret@lab:6380/2") == "rediss://user:***@lab:6380/2"
     assert redact("redis://lab:6379/0") == "redis://lab:6379/0"
+    # Unencoded "/" and "?" in the password: still hidden, whole.
+    assert redact("redis://:ab/c?d@lab:6379/0") == "redis://***@lab:6379/0"
+    assert redact("unix:///run/redis.sock?password=s3cret") == "unix:///run/redis.sock"

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from signpipe_gui.backend.settings import Settings
+import pytest
+
+from signpipe_gui.backend.settings import Settings, SettingsError, check_redis_url
 
 
 def test_environment_overrides_file_overrides_defaults(tmp_path: Path) -> None:
@@ -47,3 +49,41 @@ def test_unreadable_file_falls_back_to_defaults(tmp_path: Path) -> None:
     settings = Settings.load(env={}, config_file=config)
 
     assert settings.concurrent_extractions == 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:s3cret@127.0.0.1:6379/0",
+        "rediss://lab:s3%2Fcret@redis.lab.example:6380/2",
+        "redis://redis.lab.example",
+        "unix:///run/redis/redis.sock?password=s3cret",
+    ],
+)
+def test_usable_redis_urls_pass(url: str) -> None:
+    check_redis_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:ab/cd@127.0.0.1:6379/0",  # "/" ends the host: no host is left
+        "redis://:ab?cd@127.0.0.1:6379/0",
+        "redis://:a#b@lab/0",
+        "redis://lab:63x9/0",
+        "redis://lab:6379/zero",
+        "http://lab:6379/0",
+        "unix://?password=s3cret",
+    ],
+)
+def test_unusable_redis_urls_are_refused_without_showing_them(url: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        check_redis_url(url)
+    assert "percent-encoded" in str(caught.value)
+    assert url not in str(caught.value)
+
+
+def test_a_number_setting_that_is_no_number_names_its_variable(tmp_path: Path) -> None:
+    env = {"SIGNPIPE_CONCURRENT_EXTRACTIONS": "two", "SIGNPIPE_DATA_DIR": str(tmp_path)}
+    with pytest.raises(SettingsError, match="SIGNPIPE_CONCURRENT_EXTRACTIONS"):
+        Settings.load(env=env, config_file=tmp_path / "none.toml")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
@@ -42,16 +41,16 @@ def describe(settings: Settings) -> str:
 
 
 def redact(url: str) -> str:
-    """The URL with any password replaced, safe for logs and the window."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid Redis URL>"
-    if parts.password is None and "@" not in parts.netloc:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    netloc = f"{user}:***@{host}" if user else f"***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    """The URL with any password replaced, safe for logs and the window.
+
+    Read as text rather than parsed: a password holding '/' or '?' that was not
+    percent-encoded makes a URL parser put part of it in the path, where it would
+    be shown.
+    """
+    scheme, sep, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not sep or not at:
+        return url.partition("?")[0]
+    user = credentials.partition(":")[0] if ":" in credentials else ""
+    shown = f"{user}:***" if user else "***"
+    return f"{scheme}://{shown}@{location.partition('?')[0]}"

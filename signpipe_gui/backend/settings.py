@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 import tomli_w
@@ -29,6 +30,13 @@ DEFAULT_RECORDING_ID_PATTERN = (
     r"(?P<year>\d{4})_(?P<month>\d{2})_(?P<day>\d{2})"
     r"_(?P<hour>\d{2})_(?P<minute>\d{2})_(?P<second>\d{2})_(?P<ms>\d{3})"
 )
+
+
+REDIS_URL_SCHEMES = ("redis", "rediss", "unix")
+
+
+class SettingsError(ValueError):
+    """A setting signpipe cannot use; the message names it and says why."""
 
 
 def _default_data_dir() -> Path:
@@ -105,7 +113,9 @@ class Settings:
         values.update(_read_env(env))
         values.update({k: v for k, v in overrides.items() if v is not None})
 
-        return cls(**_coerce(values))
+        settings = cls(**_coerce(values))
+        check_redis_url(settings.redis_url)
+        return settings
 
     def save(self, config_file: Path | None = None) -> Path:
         """Write every setting that differs from its default to the TOML file."""
@@ -159,24 +169,68 @@ def _read_env(env: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def check_redis_url(url: str) -> None:
+    """Raise SettingsError unless ``url`` is empty or a Redis URL clients can use.
+
+    The message never repeats the URL: it may hold the password.
+    """
+    if url and not _usable_redis_url(url):
+        raise SettingsError(
+            "The Redis URL (redis_url) cannot be read. Write it as "
+            "redis://:PASSWORD@HOST:PORT/DB (rediss:// for TLS, "
+            "unix:///path/to/socket); a password holding /, ?, # or @ must be "
+            "percent-encoded (%2F, %3F, %23, %40)."
+        )
+
+
+def _usable_redis_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is no number raises ValueError
+    except ValueError:
+        return False
+    if parts.scheme == "unix":
+        return bool(parts.path)
+    database = parts.path.strip("/")
+    # A password with an unencoded "/" or "?" ends the host early: no host is left,
+    # or the rest of the password becomes the database.
+    return (
+        parts.scheme in REDIS_URL_SCHEMES
+        and bool(parts.hostname)
+        and (database == "" or database.isdigit())
+    )
+
+
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:
     """Turn strings from the environment into the field's type."""
     out: dict[str, Any] = {}
     for name, value in values.items():
         kind = str(_FIELD_TYPES[name])
         if isinstance(value, str):
-            if kind == "bool":
-                value = value.strip().lower() in {"1", "true", "yes", "on"}
-            elif kind == "int":
-                value = int(value)
-            elif kind == "float":
-                value = float(value)
+            value = _parse(name, kind, value)
         if "Path" in kind and value not in (None, ""):
             value = Path(value)
         elif "Path" in kind:
             value = None
         out[name] = value
     return out
+
+
+def _parse(name: str, kind: str, text: str) -> Any:
+    try:
+        if kind == "bool":
+            return text.strip().lower() in {"1", "true", "yes", "on"}
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+    except ValueError:
+        what = "a whole number" if kind == "int" else "a number"
+        raise SettingsError(
+            f"The setting {name} (SIGNPIPE_{name.upper()}) must be {what}, "
+            f"not {text!r}."
+        ) from None
+    return text
 
 
 def _to_toml(value: Any) -> Any:

@@ -23,7 +23,7 @@ EPILOG = """\
 exit codes:
   0  the job (or the list) was printed
   1  no job has that id, or the id prefix matches several jobs
-  2  the command line was wrong
+  2  the command line or a setting was wrong
   3  Redis could not be reached (or the embedded one started)
 """
 

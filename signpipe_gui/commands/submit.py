@@ -33,7 +33,7 @@ EPILOG = """\
 exit codes:
   0    every archive became a recording in the store
   1    at least one job failed or was cancelled (its error is printed)
-  2    the command line was wrong
+  2    the command line or a setting was wrong
   3    Redis could not be reached (or the embedded one started)
   130  interrupted with Ctrl-C: running jobs were cancelled and cleaned up
 """
