@@ -314,8 +314,9 @@ def _still_waiting(settings: Settings, recording_id: str, client: redis.Redis) -
 class OutboxRedriver:
     """A background thread that empties the outbox whenever the broker answers.
 
-    It also looks for runs left ``running`` by a worker that died (at start and every
-    ``recovery_interval`` seconds), so they do not wait for the visibility timeout.
+    It also looks for runs left ``running`` by a worker that died, so they do not
+    wait for the visibility timeout: at start, every ``recovery_interval`` seconds,
+    and soon after the moment a run it saw running would be stale if it had died.
     """
 
     def __init__(
@@ -358,9 +359,17 @@ class OutboxRedriver:
                 if outbox.pending(self.settings):
                     redrive_outbox(self.settings)
                 if time.monotonic() >= next_recovery:
-                    next_recovery = time.monotonic() + self.recovery_interval
-                    recover_stale_runs(self.settings)
+                    found = recover_stale_runs(self.settings)
+                    next_recovery = self._next_recovery(found.next_stale_at)
             except Exception:
                 logger.exception("Outbox re-drive failed; trying again later")
             self._wake.wait(self.interval)
             self._wake.clear()
+
+    def _next_recovery(self, next_stale_at: float | None) -> float:
+        """The monotonic time of the next look for dead runs."""
+        later = self.recovery_interval
+        if next_stale_at is not None:
+            # A second past the moment, so the run is stale by the time we look.
+            later = min(later, max(self.interval, next_stale_at - time.time() + 1))
+        return time.monotonic() + later

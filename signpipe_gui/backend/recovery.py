@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -30,26 +31,47 @@ logger = logging.getLogger(__name__)
 RECOVERY_CLAIM_SECONDS = 60
 
 
+@dataclass(frozen=True)
+class RecoveryPass:
+    """What one look for dead runs did, and when the next look is worth making."""
+
+    sent: int
+    # The wall-clock time at which the earliest run still running would be stale,
+    # were its heartbeat to stop now; None when nothing runs.
+    next_stale_at: float | None = None
+
+
 def recover_stale_runs(
     settings: Settings, *, timing: PipelineTiming | None = None
-) -> int:
-    """Send again every recording whose run died; returns how many were sent."""
+) -> RecoveryPass:
+    """Send again every recording whose run died."""
     timing = timing or PipelineTiming.from_settings(settings)
     try:
         client = quick_client(settings)
         client.ping()
     except (redis.RedisError, OSError) as exc:
         logger.debug("Stale runs not looked for, Redis does not answer: %s", exc)
-        return 0
+        return RecoveryPass(0)
 
     recovered = 0
+    next_stale_at: float | None = None
     try:
         for recording_id in RecordingStore(settings.store_path).recording_ids():
             if not is_valid_recording_id(recording_id, settings.recording_id_pattern):
                 continue
             recording_dir = settings.store_path / recording_id
             status = load_status(recording_dir)
-            if not _is_stale(status, timing) or lock_holder(client, recording_id):
+            if status.get("status") != "running":
+                continue
+            if not _is_stale(status, timing):
+                stale_at = _stale_at(status, timing)
+            elif lock_holder(client, recording_id):
+                # Alive but slow to write: were it to die, its lock lapses first.
+                stale_at = time.time() + timing.stale_after
+            else:
+                stale_at = None
+            if stale_at is not None:
+                next_stale_at = min(next_stale_at or stale_at, stale_at)
                 continue
             claim = f"pipeline:recover:{recording_id}"
             if not client.set(claim, "1", nx=True, ex=RECOVERY_CLAIM_SECONDS):
@@ -76,13 +98,15 @@ def recover_stale_runs(
         logger.warning("Looking for stale runs stopped: %s", exc)
     finally:
         client.close()
-    return recovered
+    return RecoveryPass(recovered, next_stale_at)
 
 
 def _is_stale(status: dict[str, Any], timing: PipelineTiming) -> bool:
     """A running status whose heartbeat is well past the point a live run beats."""
-    if status.get("status") != "running":
-        return False
+    return status.get("status") == "running" and time.time() > _stale_at(status, timing)
+
+
+def _stale_at(status: dict[str, Any], timing: PipelineTiming) -> float:
     heartbeat = float(status.get("heartbeat_at") or status.get("updated_at") or 0)
     # Twice the limit: a run that is merely slow to write must not be sent twice.
-    return time.time() - heartbeat > 2 * timing.stale_after
+    return heartbeat + 2 * timing.stale_after

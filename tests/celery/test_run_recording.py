@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from signpipe_gui.backend import outbox
-from signpipe_gui.backend.dispatch import redrive_outbox
+from signpipe_gui.backend.dispatch import OutboxRedriver, redrive_outbox
 from signpipe_gui.backend.pipeline_lock import PipelineLock, PipelineTiming, lock_key
 from signpipe_gui.backend.pipeline_runner import (
     Outcome,
@@ -300,7 +300,7 @@ def test_recovery_sends_a_dead_run_again_counting_its_attempt(
 ) -> None:
     recording = _left_running(queue_settings, task_id="task-dead", attempt=1, age=60)
 
-    assert recover_stale_runs(queue_settings) == 1
+    assert recover_stale_runs(queue_settings).sent == 1
 
     queued = read_status(recording)
     assert queued["status"] == "queued"
@@ -346,10 +346,32 @@ def test_recovery_leaves_live_runs_and_gives_up_on_runs_that_keep_dying(
         },
     )
 
-    assert recover_stale_runs(queue_settings) == 0
+    before = time.time()
+    found = recover_stale_runs(queue_settings)
 
+    assert found.sent == 0
+    # The next look is due when the fresh run would be stale, were it dead now.
+    stale_after = PipelineTiming.from_settings(queue_settings).stale_after
+    assert found.next_stale_at is not None
+    assert before < found.next_stale_at <= before + 2 * stale_after
     assert read_status(fresh)["status"] == "running"
     assert read_status(locked)["status"] == "running"
     gave_up = read_status(dying)
     assert gave_up["status"] == "error"
     assert gave_up["error_details"] == {"code": "worker_lost", "attempts": 3}
+
+
+def test_the_next_look_for_dead_runs_follows_the_runs_seen(
+    queue_settings: Settings,
+) -> None:
+    redriver = OutboxRedriver(queue_settings, interval=5.0, recovery_interval=300.0)
+
+    def due_in(next_stale_at: float | None) -> float:
+        return redriver._next_recovery(next_stale_at) - time.monotonic()
+
+    # A run seen running turns stale in 20 s: look again just after, not in 5 min.
+    assert 20 < due_in(time.time() + 20) <= 21.5
+    assert 299 < due_in(None) <= 300
+    # Never busier than the outbox's own pace, never later than the interval.
+    assert 4.9 < due_in(time.time() - 100) <= 5
+    assert 299 < due_in(time.time() + 10_000) <= 300
