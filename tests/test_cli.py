@@ -143,9 +143,10 @@ def test_status_lists_jobs_and_shows_one_by_id_or_prefix(
 
     assert table.returncode == 0, table.stderr
     header, row = table.stdout.splitlines()[:2]
-    assert header.split()[:4] == ["JOB", "STATUS", "PHASE", "PCT"]
+    assert header.split()[:5] == ["JOB", "STATUS", "PHASE", "PCT", "PIPELINE"]
     assert row.startswith(job_id[:8])
-    assert " done " in row
+    # Done, no phase of its own any more, pipeline not queued (--no-pipeline).
+    assert row.split()[1:5] == ["done", "-", "100%", "not_queued"]
     assert RECORDING_ID in row
     shape = json.loads(one.stdout)
     assert list(shape)[:4] == ["status", "phase", "percent", "message"]

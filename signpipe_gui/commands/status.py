@@ -123,6 +123,7 @@ def _show_list(progress: Any, limit: int, *, as_json: bool) -> int:
             "STATUS",
             "PHASE",
             "PCT",
+            "PIPELINE",
             "FILES",
             "SIZE",
             "ARCHIVE",
@@ -146,11 +147,14 @@ def _row(job: dict[str, Any]) -> tuple[str, ...]:
     if status == "error":
         code = (job.get("error_details") or {}).get("code")
         recording = f"{recording} ({code})" if recording else f"({code})"
+    # A finished job's phase is the last one it went through: only noise in a list.
+    phase = "-" if status == "done" else str(job.get("phase") or "-")
     return (
         str(job.get("job_id", ""))[:SHORT_ID],
         status,
-        str(job.get("phase") or "-"),
+        phase,
         f"{float(job.get('progress_percent') or 0):.0f}%",
+        str(job.get("pipeline_status") or "-"),
         files,
         format_bytes(job.get("extract_size") or job.get("archive_size")),
         _short(str(job.get("archive_name") or ""), 40),
