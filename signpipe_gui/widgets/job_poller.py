@@ -132,10 +132,12 @@ class JobPoller(QObject):
             try:
                 result = await self.poll_once()
             except (RedisError, OSError) as exc:
+                _raise_swallowed_cancel()
                 failures += 1
                 self._set_connected(False, exc)
                 await asyncio.sleep(min(self.interval * 2**failures, 5.0))
                 continue
+            _raise_swallowed_cancel()
             failures = 0
             self._set_connected(True)
             self.polled.emit(result)
@@ -229,6 +231,19 @@ class JobPoller(QObject):
             logger.warning("Redis unreachable, retrying: %s", exc)
         self._connected = connected
         self.connection_changed.emit(connected)
+
+
+def _raise_swallowed_cancel() -> None:
+    """Raise the cancel a Redis call may have swallowed, so that pause() returns.
+
+    redis-py runs each command in ``asyncio.wait_for`` when a socket timeout is set.
+    On Python 3.11 that returns the command's reply instead of raising when the task
+    is cancelled just as the command completes (CPython gh-86296, fixed in 3.12): the
+    task stays marked as cancelling but polls on, and whoever awaits it waits forever.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _decode(raw: bytes, key: str) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -19,7 +20,7 @@ from PySide6.QtCore import QItemSelectionModel
 from signpipe_gui.backend.jobs import new_job_id
 from signpipe_gui.backend.progress import RedisProgressService
 from signpipe_gui.backend.redis_server import find_redis_server
-from signpipe_gui.widgets.job_poller import JobPoller
+from signpipe_gui.widgets.job_poller import JobPoller, PollResult
 from signpipe_gui.widgets.job_table_model import Column, JobIdRole
 from signpipe_gui.widgets.main_window import MainWindow
 
@@ -199,3 +200,35 @@ def test_redis_going_away_shows_a_banner_keeps_rows_and_recovers(
     assert "connected" in window.status.redis.text()
     writer.close()
     loop.run_until_complete(poller.stop())
+
+
+def test_pause_ends_polling_even_when_a_redis_call_swallowed_the_cancel(
+    loop: qasync.QEventLoop, poller: JobPoller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Python 3.11 a cancel that lands as a redis-py command completes can be
+    swallowed by the ``asyncio.wait_for`` around it; the poll then returns normally."""
+    real_poll = poller.poll_once
+    swallowed: list[bool] = []
+
+    async def poll_swallowing_one_cancel() -> PollResult:
+        if not swallowed:
+            try:
+                await asyncio.sleep(30)  # a command in flight when pause() cancels
+            except asyncio.CancelledError:
+                swallowed.append(True)
+        return await real_poll()
+
+    monkeypatch.setattr(poller, "poll_once", poll_swallowing_one_cancel)
+
+    async def start_then_pause() -> None:
+        polling = poller.start()
+        await asyncio.sleep(0.05)
+        pausing = asyncio.ensure_future(poller.pause())
+        await asyncio.wait([pausing], timeout=5)
+        paused = pausing.done()
+        polling.cancel()  # a second cancel ends it either way, for the teardown
+        await asyncio.wait([pausing], timeout=5)
+        assert swallowed
+        assert paused
+
+    loop.run_until_complete(start_then_pause())
