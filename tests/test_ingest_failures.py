@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import redis
 
-from signpipe_gui.backend.ingest import ExtractionJob
+from signpipe_gui.backend.errors import IngestError
+from signpipe_gui.backend.ingest import ExtractionJob, retry_job
 from signpipe_gui.backend.progress import RedisProgressService
 from signpipe_gui.backend.settings import Settings, replace
 from signpipe_gui.backend.store import RecordingStore
@@ -333,7 +334,7 @@ def test_a_missing_or_empty_source_is_an_error_in_words(
     assert store.recording_ids() == []
 
 
-def test_an_invalid_archive_fails_with_its_code_and_keeps_the_spool_copy(
+def test_a_faulty_archive_fails_with_its_code_and_keeps_no_spool_copy(
     tmp_path: Path,
     settings: Settings,
     store: RecordingStore,
@@ -353,7 +354,32 @@ def test_an_invalid_archive_fails_with_its_code_and_keeps_the_spool_copy(
     assert final["error_details"]["code"] == "multiple_roots"
     assert_one_sentence(final["error_msg"])
     assert_nothing_changed(store, before, archive, source_hash)
+    # A retry of the same bytes would fail alike: the copy is not worth its space.
+    assert final["spool_path"] is None
+    assert not store.spool_dir(final["job_id"]).exists()
+    with pytest.raises(IngestError, match="faulty"):
+        retry_job(final["job_id"], settings=settings, store=store, progress=progress)
+
+
+def test_an_archive_over_a_limit_keeps_its_copy_for_a_retry_with_a_higher_one(
+    tmp_path: Path,
+    settings: Settings,
+    store: RecordingStore,
+    progress: RedisProgressService,
+) -> None:
+    archive = build_zip(tmp_path / "drive.zip", recording_files(count=3))
+    strict = replace(settings, max_files=2)
+
+    final = ExtractionJob(
+        archive, settings=strict, store=store, progress=progress
+    ).run()
+
+    assert final["error_details"]["code"] == "too_many_files"
     assert Path(final["spool_path"]).read_bytes() == archive.read_bytes()
+    again = retry_job(
+        final["job_id"], settings=settings, store=store, progress=progress
+    ).run()
+    assert again["status"] == "done", again.get("error_msg")
 
 
 def test_an_unexpected_error_is_internal_with_a_generic_sentence(

@@ -45,6 +45,32 @@ class ErrorCode(enum.StrEnum):
         return self.value
 
 
+# Faults of the archive's own bytes: a Retry of the same copy fails the same way, so
+# a job ending with one keeps no spool copy. Limits and the recording id pattern are
+# settings an admin may change before a Retry; those failures keep their copy.
+ARCHIVE_FAULTS = frozenset(
+    {
+        ErrorCode.UNKNOWN_FORMAT,
+        ErrorCode.EMPTY,
+        ErrorCode.NO_ROOT,
+        ErrorCode.MULTIPLE_ROOTS,
+        ErrorCode.PATH_ESCAPE,
+        ErrorCode.BAD_NAME,
+        ErrorCode.DUPLICATE_NAME,
+        ErrorCode.NAME_COLLISION,
+        ErrorCode.LINK_MEMBER,
+        ErrorCode.SPECIAL_MEMBER,
+        ErrorCode.SIZE_MISMATCH,
+        ErrorCode.OVERLAPPING_ENTRIES,
+        ErrorCode.TRUNCATED,
+        ErrorCode.CORRUPT,
+        ErrorCode.CRC_MISMATCH,
+        ErrorCode.ENCRYPTED,
+        ErrorCode.UNSUPPORTED_COMPRESSION,
+    }
+)
+
+
 class IngestError(Exception):
     """A reason an archive cannot become a recording.
 

@@ -41,7 +41,7 @@ import redis
 
 from .archive import ArchiveLimits, Listing, open_archive, sniff_format, verify_tree
 from .claim import RecordingClaim, already_exists
-from .errors import ErrorCode, IngestError, JobCancelled
+from .errors import ARCHIVE_FAULTS, ErrorCode, IngestError, JobCancelled
 from .job_report import JobReport
 from .jobs import STATUS_MESSAGES, JobStatus, Phase, new_job_id, now
 from .progress import RedisProgressService
@@ -425,7 +425,11 @@ class ExtractionJob:
     # -- endings ------------------------------------------------------------------
 
     def _end_failed(self, error: IngestError) -> None:
-        keep_spool = self._spool_complete and not self._published
+        keep_spool = (
+            self._spool_complete
+            and not self._published
+            and error.code not in ARCHIVE_FAULTS
+        )
         self._clean_up(keep_spool=keep_spool)
         logger.warning(
             "Job %s failed: code=%s member=%s %s",
@@ -517,6 +521,12 @@ def retry_job(
         raise ValueError(f"job {job_id} has status {old.get('status')}, not error")
     archive_name = str(old.get("archive_name") or "archive")
     spool = store.spool_dir(job_id) / spool_file_name(archive_name)
+    if (old.get("error_details") or {}).get("code") in ARCHIVE_FAULTS:
+        raise IngestError(
+            ErrorCode.NOT_FOUND,
+            "This archive itself is faulty, so a retry would fail the same way; "
+            "add a sound copy of it instead.",
+        )
     if not spool.is_file():
         raise IngestError(
             ErrorCode.NOT_FOUND,
