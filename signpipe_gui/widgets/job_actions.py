@@ -10,6 +10,8 @@ from PySide6.QtCore import QModelIndex, QObject, QPoint, Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QMenu
 
+from signpipe_gui.backend.errors import ARCHIVE_FAULTS
+
 from . import job_text
 from .error_dialog import ErrorDialog
 from .job_table_model import JobRole
@@ -93,7 +95,7 @@ class JobActions(QObject):
         self.rerun.setEnabled(bool(done))
         self.error_details.setEnabled(any(j.get("status") == "error" for j in jobs))
         self.cancel.setEnabled(any(pool.owns(str(j.get("job_id"))) for j in jobs))
-        self.retry.setEnabled(any(j.get("status") == "error" for j in jobs))
+        self.retry.setEnabled(any(_can_retry(j) for j in jobs))
         self.copy_id.setEnabled(bool(jobs))
         self.remove.setEnabled(any(job_text.is_terminal(j) for j in jobs))
 
@@ -165,7 +167,7 @@ class JobActions(QObject):
 
     def retry_selected(self) -> None:
         for job in self.selected_jobs():
-            if job.get("status") != "error":
+            if not _can_retry(job):
                 continue
             job_id = str(job["job_id"])
             self.window.intake.add_call(
@@ -241,3 +243,9 @@ class JobActions(QObject):
     def _focus_filter(self) -> None:
         self.window.filter_box.setFocus()
         self.window.filter_box.selectAll()
+
+
+def _can_retry(job: dict[str, Any]) -> bool:
+    """A failed job whose archive is sound: the fault was elsewhere and may be gone."""
+    code = (job.get("error_details") or {}).get("code")
+    return job.get("status") == "error" and code not in ARCHIVE_FAULTS

@@ -162,6 +162,10 @@ def test_error_details_show_the_sentence_and_copy_the_details(
     assert "path_escape" in dialog.details.toPlainText()
     assert QGuiApplication.clipboard().text() == dialog.text
     dialog.close()
+    # The archive itself is hostile: retrying the same bytes cannot help.
+    select_job(window, job["job_id"])
+    assert window.actions_.error_details.isEnabled()
+    assert not window.actions_.retry.isEnabled()
 
 
 def test_retry_runs_a_failed_job_again_from_its_spool_copy(
