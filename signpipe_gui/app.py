@@ -8,6 +8,8 @@ import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
 from types import TracebackType
 
 import qasync
@@ -18,7 +20,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from signpipe_gui import __version__
 from signpipe_gui.backend.celery_app import PIPELINE_QUEUE
 from signpipe_gui.backend.connection import connect, redact, redis_url
-from signpipe_gui.backend.settings import Settings
+from signpipe_gui.backend.settings import Settings, SettingsError
+from signpipe_gui.backend.worker_process import LOG_MAX_BYTES
 
 logger = logging.getLogger(__name__)
 qt_logger = logging.getLogger("qt")
@@ -41,7 +44,14 @@ def run_app(paths: Sequence[str]) -> int:
         logger.info("signpipe is already open; handed it %s archive(s)", len(paths))
         return 0
 
-    settings = Settings.load()
+    try:
+        settings = Settings.load()
+    except SettingsError as exc:
+        logger.error("%s", exc)
+        QMessageBox.critical(None, "signpipe", str(exc))
+        return 2
+    log_file = install_log_file(settings.data_dir / "logs" / "signpipe.log")
+    logger.info("The window's log is %s", log_file.baseFilename)
     try:
         client = connect(settings)
         url = redis_url(settings)
@@ -141,6 +151,20 @@ def _application() -> QApplication:
     install_qt_logging()
     install_excepthooks()
     return app
+
+
+def install_log_file(path: Path) -> RotatingFileHandler:
+    """The window's log also goes to a bounded file, for when it was not started
+    from a terminal (the menu entry, a file manager)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = RotatingFileHandler(
+        path, maxBytes=LOG_MAX_BYTES, backupCount=1, encoding="utf-8"
+    )
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    logging.getLogger().addHandler(handler)
+    return handler
 
 
 def install_qt_logging() -> None:

@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("worker", "run a Celery worker for the pipeline"),
     "run-pipeline": ("run_pipeline", "queue the pipeline again for a stored recording"),
     "demo": ("demo", "write a sample recording archive to try signpipe with"),
+    "stop-redis": ("stop_redis", "shut down this user's embedded Redis"),
 }
 
 

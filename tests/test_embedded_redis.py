@@ -17,6 +17,7 @@ from signpipe_gui.backend.redis_server import (
     stop_embedded_redis,
 )
 from signpipe_gui.backend.settings import Settings
+from signpipe_gui.cli import main
 
 
 def test_second_process_reuses_running_server(tmp_path: Path) -> None:
@@ -83,3 +84,27 @@ def test_redact_hides_password() -> None:
     # Unencoded "/" and "?" in the password: still hidden, whole.
     assert redact("redis://:ab/c?d@lab:6379/0") == "redis://***@lab:6379/0"
     assert redact("unix:///run/redis.sock?password=s3cret") == "unix:///run/redis.sock"
+
+
+def test_stop_redis_shuts_the_embedded_server_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SIGNPIPE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SIGNPIPE_CONFIG", str(tmp_path / "settings.toml"))
+    monkeypatch.delenv("SIGNPIPE_REDIS_URL", raising=False)
+    server = ensure_embedded_redis(tmp_path)
+    client = redis.Redis.from_url(server.url, retry=Retry(NoBackoff(), 0))
+    client.set("kept", "1")
+
+    assert main(["stop-redis"]) == 0
+    assert "has stopped" in capsys.readouterr().out
+    with pytest.raises(redis.ConnectionError):
+        client.ping()
+    assert main(["stop-redis"]) == 0
+    assert "No embedded Redis was running" in capsys.readouterr().out
+
+    again = ensure_embedded_redis(tmp_path)
+    try:
+        assert redis.Redis.from_url(again.url).get("kept") == b"1"
+    finally:
+        stop_embedded_redis(tmp_path)

@@ -167,6 +167,24 @@ def test_qt_warnings_go_to_logging(caplog: pytest.LogCaptureFixture) -> None:
     assert [r.getMessage() for r in caplog.records] == ["a Qt warning"]
 
 
+def test_the_window_log_goes_to_a_bounded_file_in_the_data_folder(
+    tmp_path: Path,
+) -> None:
+    from signpipe_gui.app import install_log_file
+
+    path = tmp_path / "logs" / "signpipe.log"
+    handler = install_log_file(path)
+    try:
+        logging.getLogger("signpipe_gui.widgets").warning("Job %s failed", "abc123")
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+    assert "WARNING signpipe_gui.widgets: Job abc123 failed" in path.read_text()
+    assert handler.maxBytes > 0
+    assert handler.backupCount == 1
+
+
 def test_about_box_names_the_version(window: MainWindow) -> None:
     assert __version__
     assert window.actions_.about.text() == "About signpipe"
