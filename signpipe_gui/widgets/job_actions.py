@@ -128,7 +128,11 @@ class JobActions(QObject):
                 "workstation's store."
             )
             return
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            # No file manager is set up on this desktop: say where the folder is.
+            self.window.show_notice(
+                f"No file manager could open the folder; the recording is in {folder}"
+            )
 
     def view_selected_results(self) -> None:
         for job in self.selected_jobs():
@@ -137,6 +141,11 @@ class JobActions(QObject):
 
     def show_results_of(self, recording_id: str) -> ResultsViewer:
         viewer = self.viewers.get(recording_id)
+        if viewer is not None and not viewer.isVisible():
+            # A closed viewer stopped following status.json: a new one reads it anew.
+            self.viewers.pop(recording_id)
+            viewer.deleteLater()
+            viewer = None
         if viewer is None:
             viewer = ResultsViewer(
                 self.window.services.recording_dir(recording_id),

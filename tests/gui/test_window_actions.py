@@ -12,13 +12,20 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from signpipe_gui.backend.pipeline.status import (
+    PipelineStatus,
+    finish_run,
+    new_status,
+    start_run,
+)
 from signpipe_gui.backend.settings import replace
+from signpipe_gui.backend.status_file import write_status
 from signpipe_gui.widgets.error_dialog import ErrorDialog
 from signpipe_gui.widgets.job_poller import JobPoller
 from signpipe_gui.widgets.main_window import MainWindow
 from signpipe_gui.widgets.services import WindowServices
 
-from .conftest import make_hostile_zip, make_recording_zip, run_until
+from .conftest import RECORDING_ID, make_hostile_zip, make_recording_zip, run_until
 from .test_window_drop import drop, file_mime, statuses
 
 
@@ -126,7 +133,9 @@ def test_open_folder_opens_the_recordings_folder(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     opened: list[QUrl] = []
-    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url))
+    monkeypatch.setattr(
+        QDesktopServices, "openUrl", lambda url: opened.append(url) or True
+    )
     archive = make_recording_zip(tmp_path)
     drop(window, file_mime(archive))
     run_until(
@@ -141,6 +150,13 @@ def test_open_folder_opens_the_recordings_folder(
     assert [Path(url.toLocalFile()) for url in opened] == [expected]
     assert window.actions_.open_folder.isEnabled()
     assert not window.actions_.cancel.isEnabled()
+    assert window.notice.isHidden()
+
+    # A desktop with no file manager: the window says where the folder is.
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)
+    window.actions_.open_folder.trigger()
+    assert not window.notice.isHidden()
+    assert str(expected) in window.notice.text()
 
 
 def test_error_details_show_the_sentence_and_copy_the_details(
@@ -238,3 +254,28 @@ def jobs(window: MainWindow) -> list[dict[str, Any]]:
 
 def statuses_list(window: MainWindow) -> list[str]:
     return [str(j["status"]) for j in jobs(window)]
+
+
+def test_results_viewer_opened_again_after_closing_shows_the_current_state(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    recording = window.services.recording_dir(RECORDING_ID)
+    recording.mkdir(parents=True)
+    write_status(recording, new_status(RECORDING_ID))
+    first = window.actions_.show_results_of(RECORDING_ID)
+    assert first.status is not None
+    assert first.status["status"] == "queued"
+    first.close()
+
+    # The pipeline runs and fails while the viewer is closed.
+    running = start_run(new_status(RECORDING_ID))
+    write_status(
+        recording, finish_run(running, PipelineStatus.ERROR, error_msg="Boom.")
+    )
+    again = window.actions_.show_results_of(RECORDING_ID)
+    qtbot.addWidget(again)
+
+    assert again is not first
+    assert again.status is not None
+    assert again.status["status"] == "error"
+    assert again.isVisible()
