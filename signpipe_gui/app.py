@@ -14,7 +14,7 @@ from types import TracebackType
 
 import qasync
 import redis.asyncio as aioredis
-from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import QObject, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from signpipe_gui import __version__
@@ -86,7 +86,12 @@ async def _run_window(
     from signpipe_gui.widgets.main_window import MainWindow
     from signpipe_gui.widgets.services import WindowServices
 
-    supervisor = WorkerSupervisor(settings) if settings.run_worker else None
+    worker_notices = WorkerNotices()
+    supervisor = (
+        WorkerSupervisor(settings, on_exit=worker_notices.tell)
+        if settings.run_worker
+        else None
+    )
     if supervisor is not None:
         supervisor.start()
     redriver = OutboxRedriver(settings)
@@ -107,6 +112,7 @@ async def _run_window(
             redriver.wake()
 
     poller.connection_changed.connect(redrive_when_back)
+    worker_notices.notice.connect(window.show_notice)
     instance.paths_received.connect(lambda p: _take_handed_paths(window, p))  # type: ignore[attr-defined]
 
     closed = asyncio.Event()
@@ -124,6 +130,18 @@ async def _run_window(
         if supervisor is not None:
             supervisor.stop()
     return 0
+
+
+class WorkerNotices(QObject):
+    """Carries word of a dead worker from the supervisor's thread to the window."""
+
+    notice = Signal(str)
+
+    def tell(self, code: int, log_file: Path) -> None:
+        self.notice.emit(
+            f"The pipeline worker stopped unexpectedly (exit code {code}) and is "
+            f"being restarted; its log is {log_file}."
+        )
 
 
 def default_executor() -> ThreadPoolExecutor:

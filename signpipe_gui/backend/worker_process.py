@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .settings import Settings
@@ -71,8 +71,12 @@ class WorkerSupervisor:
         extra_args: Sequence[str] = (),
         log_file: Path | None = None,
         stop_grace: float = 10.0,
+        on_exit: Callable[[int, Path], None] | None = None,
     ) -> None:
         self.settings = settings
+        # Told (on the watching thread) the exit code and the log of a worker that
+        # died, so the window can point its user at the log.
+        self.on_exit = on_exit
         self.extra_args = list(extra_args)
         self.log_file = log_file or settings.data_dir / "logs" / "worker.log"
         self.stop_grace = stop_grace
@@ -150,6 +154,8 @@ class WorkerSupervisor:
                 delay,
             )
             _kill_group(process)
+            if self.on_exit is not None:
+                self.on_exit(code, self.log_file)
             if self._stopping.wait(delay):
                 return
             delay = min(delay * 2, RESTART_DELAY_MAX)

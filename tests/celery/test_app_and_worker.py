@@ -181,8 +181,13 @@ def test_supervisor_restarts_a_dead_worker_and_stops_it_on_quit(
     queue_settings: Settings, tmp_path: Path
 ) -> None:
     log = tmp_path / "supervised.log"
+    exits: list[tuple[int, Path]] = []
     supervisor = WorkerSupervisor(
-        queue_settings, extra_args=["--concurrency", "1"], log_file=log, stop_grace=5
+        queue_settings,
+        extra_args=["--concurrency", "1"],
+        log_file=log,
+        stop_grace=5,
+        on_exit=lambda code, path: exits.append((code, path)),
     )
     supervisor.start()
     try:
@@ -198,6 +203,7 @@ def test_supervisor_restarts_a_dead_worker_and_stops_it_on_quit(
         )
         second = supervisor.pid
         assert supervisor.restarts == 1
+        assert exits == [(-signal.SIGKILL, log)]
         wait_for(lambda: log.read_text().count(" ready.") >= 2, 30, "it to be ready")
     finally:
         supervisor.stop()

@@ -185,6 +185,25 @@ def test_the_window_log_goes_to_a_bounded_file_in_the_data_folder(
     assert handler.backupCount == 1
 
 
+def test_a_dead_worker_is_told_in_the_window_with_its_log(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    from signpipe_gui.app import WorkerNotices
+
+    notices = WorkerNotices()
+    notices.notice.connect(window.show_notice)
+    log = tmp_path / "worker.log"
+
+    # The supervisor calls it on its own watching thread.
+    teller = threading.Thread(target=notices.tell, args=(1, log), name="watch")
+    teller.start()
+    teller.join()
+    qtbot.waitUntil(lambda: not window.notice.isHidden(), timeout=2000)
+
+    assert "exit code 1" in window.notice.text()
+    assert str(log) in window.notice.text()
+
+
 def test_about_box_names_the_version(window: MainWindow) -> None:
     assert __version__
     assert window.actions_.about.text() == "About signpipe"
