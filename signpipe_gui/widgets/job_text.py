@@ -51,7 +51,7 @@ def progress_text(job: dict[str, Any]) -> str:
     total_files = job.get("total_files")
 
     if status == "queued":
-        return "Queued · waiting for a free slot"
+        return "Queued · starts when an extraction ends"
     if status == "error":
         return str(job.get("error_msg") or "Failed")
     if status == "cancelled":
@@ -78,11 +78,15 @@ def _bytes_of(job: dict[str, Any]) -> str:
 
 
 def pipeline_state(job: dict[str, Any], pipeline: dict[str, Any] | None) -> str:
-    """The pipeline's status: from its live mirror, else what the job recorded."""
-    if pipeline and pipeline.get("status"):
-        return str(pipeline["status"])
+    """The pipeline's status: from its live mirror, else what the job recorded.
+
+    Only a job that stored its recording has a pipeline: a duplicate that failed
+    names a recording whose pipeline belongs to the job that stored it.
+    """
     if job.get("status") != "done":
         return ""
+    if pipeline and pipeline.get("status"):
+        return str(pipeline["status"])
     return str(job.get("pipeline_status") or "")
 
 

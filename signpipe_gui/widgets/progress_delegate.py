@@ -15,6 +15,7 @@ _BAR_COLORS = {
 }
 _ACTIVE_COLOR = QColor("#a9cbee")
 _TRACK_COLOR = QColor("#eef1f4")
+_FULL_BAR_STATUSES = frozenset({"error", "cancelled"})
 
 
 class ProgressDelegate(QStyledItemDelegate):
@@ -46,7 +47,7 @@ class ProgressDelegate(QStyledItemDelegate):
         painter.setBrush(_TRACK_COLOR)
         painter.drawRoundedRect(bar, 3, 3)
         filled = QRect(bar)
-        filled.setWidth(round(bar.width() * min(max(float(percent), 0.0), 100.0) / 100))
+        filled.setWidth(round(bar.width() * self._fraction(index, float(percent))))
         painter.setBrush(self._color(index))
         if filled.width() > 0:
             painter.drawRoundedRect(filled, 3, 3)
@@ -61,6 +62,15 @@ class ProgressDelegate(QStyledItemDelegate):
             elided,
         )
         painter.restore()
+
+    def _fraction(
+        self, index: QModelIndex | QPersistentModelIndex, percent: float
+    ) -> float:
+        # A failed or cancelled job's bar is a coloured label for its sentence: how
+        # far it got is not news, and half a red bar under the words reads badly.
+        if str(index.data(StatusRole)) in _FULL_BAR_STATUSES:
+            return 1.0
+        return min(max(percent, 0.0), 100.0) / 100
 
     def _color(self, index: QModelIndex | QPersistentModelIndex) -> QColor:
         return _BAR_COLORS.get(str(index.data(StatusRole)), _ACTIVE_COLOR)

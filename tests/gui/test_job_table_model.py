@@ -160,3 +160,24 @@ def test_quick_filters_and_text_filter() -> None:
     proxy.set_quick_filter(QuickFilter.ALL)
     proxy.set_text("2024_05_21")
     assert ids() == {"done:e"}
+
+
+def test_a_failed_duplicate_does_not_show_the_stored_recordings_pipeline() -> None:
+    recording_id = "2024_05_21_08_00_00_000"
+    model = JobTableModel(host="here")
+    model.upsert_jobs(
+        [
+            job("e", "done", progress_percent=100, recording_id=recording_id),
+            job(
+                "h",
+                "error",
+                error_msg="Recording already exists.",
+                recording_id=recording_id,
+            ),
+        ]
+    )
+    model.set_pipelines({recording_id: {"status": "done", "results": {"signs": 3}}})
+
+    assert model.index(0, Column.PIPELINE).data() == "Done · 3 signs"
+    assert model.index(1, Column.PIPELINE).data() == ""
+    assert model.index(1, Column.PIPELINE).data(StatusRole) == ""
