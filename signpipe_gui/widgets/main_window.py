@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -52,16 +53,17 @@ from .tray import TrayNotifier
 logger = logging.getLogger(__name__)
 
 NOTICE_MS = 10_000
+# Progress takes the width left over: it carries a failed job's sentence.
 _COLUMN_WIDTHS = {
-    Column.RECORDING: 200,
+    Column.RECORDING: 180,
     Column.ARCHIVE: 200,
-    Column.STATUS: 80,
-    Column.PROGRESS: 260,
-    Column.SIZE: 80,
-    Column.SPEED: 90,
-    Column.ETA: 80,
+    Column.STATUS: 85,
+    Column.SIZE: 75,
+    Column.SPEED: 85,
+    Column.ETA: 70,
     Column.PIPELINE: 190,
-    Column.STARTED: 80,
+    Column.STARTED: 75,
+    Column.WORKSTATION: 100,
 }
 
 
@@ -122,9 +124,12 @@ class MainWindow(QMainWindow):
         view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         view.setAlternatingRowColors(True)
         view.setWordWrap(False)
+        # Archive names keep their extension, ids their end, when a column is narrow.
+        view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         view.verticalHeader().hide()
         view.verticalHeader().setDefaultSectionSize(26)
-        view.horizontalHeader().setStretchLastSection(True)
+        header = view.horizontalHeader()
+        header.setSectionResizeMode(Column.PROGRESS, QHeaderView.ResizeMode.Stretch)
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self._delegate = ProgressDelegate(view)
         view.setItemDelegateForColumn(Column.PROGRESS, self._delegate)
