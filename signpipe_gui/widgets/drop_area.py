@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 
@@ -23,17 +23,32 @@ class EmptyState(QWidget):
             "zip or tar archives of recording folders · or press Ctrl+O to choose files"
         )
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        hint.setStyleSheet("color: palette(mid)")
+        # palette(mid) is a border colour, too faint for words; placeholder text
+        # is the theme's own quieter text colour.
+        hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.demo_button = QPushButton("Try a sample recording")
         self.demo_button.clicked.connect(self.demo_requested)
+        no_archive = QLabel("No archive at hand?")
+        no_archive.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         layout = QVBoxLayout(self)
         layout.addStretch(1)
         layout.addWidget(title)
         layout.addWidget(hint)
-        layout.addSpacing(12)
+        layout.addSpacing(24)
+        layout.addWidget(no_archive)
         layout.addWidget(self.demo_button, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(1)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """A dashed frame: the whole area takes drops, not only the words."""
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pen = QPen(
+            self.palette().color(QPalette.ColorRole.Mid), 2, Qt.PenStyle.DashLine
+        )
+        painter.setPen(pen)
+        painter.drawRoundedRect(self.rect().adjusted(12, 12, -12, -12), 10, 10)
 
 
 class DropHighlight(QWidget):

@@ -18,6 +18,8 @@ from .formatting import human_bytes
 
 logger = logging.getLogger(__name__)
 
+LABEL_GAP = 8
+
 
 @dataclass(frozen=True)
 class Probe:
@@ -48,9 +50,11 @@ class StatusPanel(QObject):
 
         self.redis = QLabel()
         self.workers = QLabel("Workers: …")
-        self.waiting = QLabel("Tasks waiting: …")
+        self.waiting = QLabel("Pipelines waiting: …")
         self.free = QLabel("Free: …")
         for label in (self.redis, self.workers, self.waiting, self.free):
+            # Room between the labels, which the status bar does not separate.
+            label.setContentsMargins(LABEL_GAP, 0, LABEL_GAP, 0)
             bar.addPermanentWidget(label)
         self.set_connected(None)
 
@@ -81,7 +85,7 @@ class StatusPanel(QObject):
 
     def set_tasks_waiting(self, waiting: int | None) -> None:
         if waiting is not None:
-            self.waiting.setText(f"Tasks waiting: {waiting:,}")
+            self.waiting.setText(f"Pipelines waiting: {waiting:,}")
 
     def _run_probe(self) -> None:
         try:
