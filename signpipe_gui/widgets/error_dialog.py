@@ -32,12 +32,19 @@ _DETAIL_FIELDS = (
 
 
 def details_text(job: dict[str, Any]) -> str:
-    """The details as plain text: the structured error, then the job's key fields."""
-    lines = [str(job.get("error_msg") or "Failed."), ""]
+    """The details as plain text: the sentence, the structured error, the job."""
+    return f"{job.get('error_msg') or 'Failed.'}\n\n{details_body(job)}"
+
+
+def details_body(job: dict[str, Any]) -> str:
+    """The structured error, then the job's key fields, one ``name: value`` a line."""
+    lines = []
     details = job.get("error_details") or {}
     if details:
         lines.append("Error details:")
-        lines.append(json.dumps(details, indent=2, sort_keys=True, default=str))
+        lines.extend(
+            f"  {name}: {_value_text(value)}" for name, value in sorted(details.items())
+        )
         lines.append("")
     lines.append("Job:")
     lines.extend(
@@ -46,13 +53,19 @@ def details_text(job: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _value_text(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
 class ErrorDialog(QDialog):
     """Shows why a job failed."""
 
     def __init__(self, job: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Error details · {job.get('archive_name') or 'job'}")
-        self.resize(560, 360)
+        self.resize(680, 400)
         self.text = details_text(job)
 
         self.sentence = QLabel(str(job.get("error_msg") or "Failed."))
@@ -62,9 +75,12 @@ class ErrorDialog(QDialog):
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self.sentence.setFont(font)
 
-        self.details = QPlainTextEdit(self.text)
+        # The sentence is already above; the box holds what is not.
+        self.details = QPlainTextEdit(details_body(job))
         self.details.setReadOnly(True)
         self.details.setFont(QFont("monospace"))
+        # Paths stay whole on their line; a wrapped path reads as two.
+        self.details.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.copy_button = QPushButton("Copy details")
