@@ -29,6 +29,9 @@ def human_duration(seconds: float | None) -> str:
     """``83`` -> ``"1 min 23 s"``; empty for unknown durations."""
     if seconds is None or seconds < 0:
         return ""
+    if seconds < 1:
+        # "0 s" reads as "nothing happened" for a stage that took 0.3 s.
+        return "< 1 s"
     seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"

@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
-    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -42,7 +42,11 @@ from .track_plot import PlottedSign, TrackPlot
 logger = logging.getLogger(__name__)
 
 FOLLOW_INTERVAL_MS = 500
-PREVIEW_WIDTH = 360
+PREVIEW_HEIGHT = 200
+ROW_HEIGHT = 24
+# The signs table's columns fit in this; the track is mostly taller than wide.
+SIGNS_WIDTH = 600
+TRACK_WIDTH = 480
 
 _STATE_WORDS = {
     "queued": "Queued: waiting for a worker",
@@ -51,6 +55,13 @@ _STATE_WORDS = {
     "error": "Failed",
     "cancelled": "Cancelled",
     "not_queued": "Not queued yet: it will be sent when Redis answers",
+}
+_STAGE_WORDS = {
+    "pending": "Waiting",
+    "running": "Running",
+    "done": "Done",
+    "error": "Failed",
+    "cancelled": "Cancelled",
 }
 _STAGE_HEADERS = ("Stage", "Status", "Progress", "Duration", "Message")
 _SIGN_HEADERS = ("Class", "Frames", "Position", "Score", "Best frame")
@@ -74,7 +85,7 @@ class ResultsViewer(QWidget):
         self._results_key: Any = None
         self._on_rerun = on_rerun
         self.setWindowTitle(f"Results · {self.recording_dir.name}")
-        self.resize(980, 720)
+        self.resize(1100, 800)
 
         self._build()
         self.reload()
@@ -98,22 +109,13 @@ class ResultsViewer(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #8c1d18")
+        self.message.hide()
         self.summary = QLabel()
         self.summary.setWordWrap(True)
 
         self.stages = _table(_STAGE_HEADERS)
-        self.stages.setMaximumHeight(170)
         self.signs = _table(_SIGN_HEADERS)
         self.track = TrackPlot()
-        self.previews = QWidget()
-        self.previews_layout = QGridLayout(self.previews)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.previews)
-        self.tabs = QTabWidget()
-        self.tabs.addTab(self.signs, "Signs")
-        self.tabs.addTab(self.track, "Track")
-        self.tabs.addTab(scroll, "Previews")
 
         layout = QVBoxLayout(self)
         layout.addWidget(title)
@@ -122,8 +124,41 @@ class ResultsViewer(QWidget):
         layout.addWidget(self.message)
         layout.addWidget(self.stages)
         layout.addWidget(self.summary)
-        layout.addWidget(self.tabs, 1)
+        layout.addLayout(self._build_results(), 1)
         layout.addLayout(self._build_buttons())
+        _fit_rows(self.stages)
+
+    def _build_results(self) -> QVBoxLayout:
+        """The signs beside the track they were found on, the previews below.
+
+        All three at once: a sign in the table, its dot on the track and its frame
+        are what a user compares.
+        """
+        side_by_side = QSplitter(Qt.Orientation.Horizontal)
+        side_by_side.addWidget(_titled("Signs", self.signs))
+        side_by_side.addWidget(_titled("GPS track", self.track))
+        side_by_side.setChildrenCollapsible(False)
+        side_by_side.setSizes([SIGNS_WIDTH, TRACK_WIDTH])
+
+        self.previews = QWidget()
+        self.previews_layout = QGridLayout(self.previews)
+        self.previews_layout.setAlignment(
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+        )
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.previews)
+        # A row of previews and the scroll bar under it, no more.
+        margins = self.previews_layout.contentsMargins()
+        bar = scroll.horizontalScrollBar().sizeHint().height()
+        scroll.setFixedHeight(
+            PREVIEW_HEIGHT + margins.top() + margins.bottom() + bar + 4
+        )
+
+        column = QVBoxLayout()
+        column.addWidget(side_by_side, 1)
+        column.addWidget(_titled("Previews", scroll))
+        return column
 
     def _build_buttons(self) -> QHBoxLayout:
         self.open_folder_button = QPushButton("Open recording folder")
@@ -168,9 +203,10 @@ class ResultsViewer(QWidget):
         self.problem = text
         self.status = None
         self.state_label.setText("No pipeline status")
-        self.message.setText(text)
+        self._set_message(text)
         self.progress.setValue(0)
         self.stages.setRowCount(0)
+        _fit_rows(self.stages)
         self.summary.clear()
 
     def _show_status(self, status: dict[str, Any]) -> None:
@@ -183,7 +219,9 @@ class ResultsViewer(QWidget):
             f"Pipeline: {words}" + (f" · on {worker}" if worker else "")
         )
         self.progress.setValue(round(float(status.get("progress_percent") or 0)))
-        self.message.setText(str(status.get("error_msg") or ""))
+        # A finished run's stages say it all; a full bar would only repeat them.
+        self.progress.setVisible(state != "done")
+        self._set_message(str(status.get("error_msg") or ""))
         self._fill_stages(status.get("stages") or [])
 
         results = status.get("results") or None
@@ -203,15 +241,21 @@ class ResultsViewer(QWidget):
             duration = None
             if started:
                 duration = (finished or time.time()) - float(started)
+            state = str(stage.get("status", ""))
             cells = (
                 str(stage.get("name", "")).capitalize(),
-                str(stage.get("status", "")),
+                _STAGE_WORDS.get(state, state.capitalize()),
                 f"{float(stage.get('percent') or 0):.0f} %",
                 human_duration(duration),
                 str(stage.get("message") or ""),
             )
             for column, text in enumerate(cells):
                 self.stages.setItem(row, column, QTableWidgetItem(text))
+        _fit_rows(self.stages)
+
+    def _set_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
 
     # -- results ------------------------------------------------------------------
 
@@ -252,15 +296,18 @@ class ResultsViewer(QWidget):
                 if coordinates
                 else "no fix"
             )
+            best_frame = str(props.get("best_frame") or "")
             cells = (
                 str(props.get("class", "")),
                 count(props.get("detections")),
                 position,
                 f"{float(props.get('score') or 0):.2f}",
-                str(props.get("best_frame") or ""),
+                # The frame's name is its time; the folder is always the camera's.
+                Path(best_frame).name,
             )
             for column, text in enumerate(cells):
                 self.signs.setItem(row, column, QTableWidgetItem(text))
+            self.signs.item(row, len(cells) - 1).setToolTip(best_frame)
 
     def _read_track(self, results: dict[str, Any]) -> list[tuple[float, float]]:
         track_file = results.get("track_file")
@@ -290,12 +337,13 @@ class ResultsViewer(QWidget):
                 label.setText(f"{path.name} cannot be shown")
             else:
                 label.setPixmap(
-                    pixmap.scaledToWidth(
-                        PREVIEW_WIDTH, Qt.TransformationMode.SmoothTransformation
+                    pixmap.scaledToHeight(
+                        PREVIEW_HEIGHT, Qt.TransformationMode.SmoothTransformation
                     )
                 )
             label.setToolTip(path.name)
-            self.previews_layout.addWidget(label, number // 2, number % 2)
+            # One row that scrolls sideways, so the previews take little height.
+            self.previews_layout.addWidget(label, 0, number)
 
     # -- buttons ------------------------------------------------------------------
 
@@ -316,12 +364,33 @@ def _table(headers: tuple[str, ...]) -> QTableWidget:
     table = QTableWidget(0, len(headers))
     table.setHorizontalHeaderLabels(list(headers))
     table.verticalHeader().hide()
+    table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
     table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
     table.horizontalHeader().setSectionResizeMode(
         QHeaderView.ResizeMode.ResizeToContents
     )
     table.horizontalHeader().setStretchLastSection(True)
     return table
+
+
+def _fit_rows(table: QTableWidget) -> None:
+    """Make ``table`` exactly as tall as its rows: no empty band below them."""
+    rows = sum(table.rowHeight(row) for row in range(table.rowCount()))
+    header = table.horizontalHeader().sizeHint().height()
+    table.setFixedHeight(rows + header + 2 * table.frameWidth())
+
+
+def _titled(title: str, widget: QWidget) -> QWidget:
+    """``widget`` under a small bold heading."""
+    heading = QLabel(title)
+    heading.setStyleSheet("font-weight: bold")
+    holder = QWidget()
+    column = QVBoxLayout(holder)
+    column.setContentsMargins(0, 4, 0, 0)
+    column.setSpacing(2)
+    column.addWidget(heading)
+    column.addWidget(widget, 1)
+    return holder
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

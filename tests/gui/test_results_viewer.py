@@ -60,7 +60,7 @@ def test_queued(qtbot: QtBot, recording: Path) -> None:
     viewer = open_viewer(qtbot, recording)
     assert viewer.state_label.text() == "Pipeline: Queued: waiting for a worker"
     assert viewer.stages.rowCount() == 4
-    assert viewer.stages.item(0, 1).text() == "pending"
+    assert viewer.stages.item(0, 1).text() == "Waiting"
 
 
 def test_running_is_followed_as_it_changes(qtbot: QtBot, recording: Path) -> None:
@@ -85,7 +85,7 @@ def test_running_is_followed_as_it_changes(qtbot: QtBot, recording: Path) -> Non
     )
     qtbot.waitUntil(lambda: viewer.state_label.text().startswith("Pipeline: Failed"))
     assert viewer.message.text() == "No frames found in the recording."
-    assert viewer.stages.item(1, 1).text() == "error"
+    assert viewer.stages.item(1, 1).text() == "Failed"
 
 
 def test_not_queued(qtbot: QtBot, recording: Path) -> None:
