@@ -15,6 +15,9 @@ One extraction and one pipeline run are held part-way, so that the pictures show
 in progress; everything else runs as it does for a user. The window runs in a child
 process: whatever becomes of it, this process then stops Redis and Xvfb and removes
 the temporary folder.
+
+Xvfb is needed without a display; pngquant and optipng, when installed, keep the
+PNGs small.
 """
 
 from __future__ import annotations
@@ -82,6 +85,14 @@ WINDOW_SIZE = (1400, 700)
 VIEWER_SIZE = (1100, 780)
 SCREEN = "1600x1000x24"
 NO_TCP = ("-nolisten", "tcp")
+PNGQUANT_OPTIONS = (
+    "--force",
+    "--skip-if-larger",
+    "--quality",
+    "80-100",
+    "--speed",
+    "1",
+)
 # The whole run takes well under a minute; past these something is stuck.
 CHILD_TIMEOUT = 300.0
 SCENE_TIMEOUT = 180.0
@@ -216,15 +227,30 @@ def run_child(root: Path, env: dict[str, str]) -> int:
 
 
 def publish(shots: Path, out: Path) -> None:
-    """Copy the PNGs into ``out``, made smaller by optipng when it is installed."""
+    """Copy the PNGs into ``out``, made smaller by pngquant and optipng if installed."""
     out.mkdir(parents=True, exist_ok=True)
-    optipng = shutil.which("optipng")
     for name in SHOTS:
         shot = shots / name
-        if optipng:
-            subprocess.run([optipng, "-quiet", "-o2", str(shot)], check=True)
+        shrink(shot)
         shutil.copyfile(shot, out / name)
         print(f"wrote {_shown(out / name)} ({shot.stat().st_size // 1024} KB)")
+
+
+def shrink(png: Path) -> None:
+    """Fewer colours (the previews' photos need a palette to stay small), then
+    the best lossless compression; each step only when its tool is there."""
+    pngquant = shutil.which("pngquant")
+    if pngquant:
+        # Exit code 99 means the palette would have been worse than the quality
+        # floor; the full-colour image is kept then.
+        quantized = subprocess.run(
+            [pngquant, *PNGQUANT_OPTIONS, "--output", str(png), str(png)], check=False
+        )
+        if quantized.returncode not in (0, 98, 99):
+            quantized.check_returncode()
+    optipng = shutil.which("optipng")
+    if optipng:
+        subprocess.run([optipng, "-quiet", "-o2", str(png)], check=True)
 
 
 def _shown(path: Path) -> str:
