@@ -305,9 +305,10 @@ class ResultsViewer(QWidget):
                 # The frame's name is its time; the folder is always the camera's.
                 Path(best_frame).name,
             )
-            for column, text in enumerate(cells):
-                self.signs.setItem(row, column, QTableWidgetItem(text))
-            self.signs.item(row, len(cells) - 1).setToolTip(best_frame)
+            items = [QTableWidgetItem(text) for text in cells]
+            items[-1].setToolTip(best_frame)
+            for column, item in enumerate(items):
+                self.signs.setItem(row, column, item)
 
     def _read_track(self, results: dict[str, Any]) -> list[tuple[float, float]]:
         track_file = results.get("track_file")
