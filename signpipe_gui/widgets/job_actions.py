@@ -244,6 +244,7 @@ class JobActions(QObject):
                 logger.warning("Sample recording not built: %s", future.exception())
                 self.window.show_notice("The sample recording could not be built.")
                 return
+            self.window.notice.hide()  # "Building…" is over: its row says the rest
             self.window.add_paths([future.result()])
 
         self.window.show_notice("Building the sample recording…")

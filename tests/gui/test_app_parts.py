@@ -81,6 +81,7 @@ def test_empty_table_offers_the_sample_recording(
     assert window.stack.currentWidget() is window.empty_state
 
     window.empty_state.demo_button.click()
+    assert window.notice.text() == "Building the sample recording…"
 
     run_until(
         loop,
@@ -90,6 +91,7 @@ def test_empty_table_offers_the_sample_recording(
         poller=window.poller,
     )
     assert window.stack.currentWidget() is window.table
+    assert window.notice.isHidden()
 
 
 def test_settings_dialog_writes_the_file_the_cli_reads(
