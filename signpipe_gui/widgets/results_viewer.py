@@ -349,7 +349,9 @@ class ResultsViewer(QWidget):
     # -- buttons ------------------------------------------------------------------
 
     def _open(self, path: Path) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+            # Nothing on this desktop opens such a file or folder: say where it is.
+            self._set_message(f"No application could open {path}")
 
     def _on_rerun_clicked(self) -> None:
         if self._on_rerun is not None:

@@ -128,7 +128,9 @@ def test_done_shows_signs_track_previews_and_opens_files(
     shutil.copytree(demo_results, recording)
     reruns: list[bool] = []
     opened: list[QUrl] = []
-    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url))
+    monkeypatch.setattr(
+        QDesktopServices, "openUrl", lambda url: opened.append(url) or True
+    )
     viewer = open_viewer(qtbot, recording, on_rerun=lambda: reruns.append(True))
     results = viewer.status["results"] if viewer.status else {}
 
@@ -149,4 +151,12 @@ def test_done_shows_signs_track_previews_and_opens_files(
         recording / "results" / "detections.csv",
     ]
     assert reruns == [True]
+    assert not viewer.message.text()
     viewer.grab()
+
+    # A desktop where nothing opens a CSV file: the viewer says where it is.
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)
+    viewer.files_menu.actions()[0].trigger()
+    assert viewer.message.text() == (
+        f"No application could open {recording / 'results' / 'detections.csv'}"
+    )
