@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,7 @@ class ArchiveIntake(QObject):
                 self.refused.emit(problem)
                 continue
             self._take_call(
-                lambda p=path: self._create_job(p), f"{path.name} could not be added."
+                partial(self._create_job, path), f"{path.name} could not be added."
             )
 
     def _take_call(self, make_job: Callable[[], Any], failure: str) -> None:

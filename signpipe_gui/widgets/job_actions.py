@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QModelIndex, QObject, QPoint, Qt, QUrl
@@ -180,7 +181,7 @@ class JobActions(QObject):
                 continue
             job_id = str(job["job_id"])
             self.window.intake.add_call(
-                lambda j=job_id: self.window.services.retry(j),
+                partial(self.window.services.retry, job_id),
                 f"{job.get('archive_name', 'The archive')} cannot be retried.",
             )
 
@@ -227,9 +228,7 @@ class JobActions(QObject):
             job_id = str(job["job_id"])
             self.window.poller.forget(job_id)
             self.window.model.remove_job(job_id)
-            self.window.background.run(
-                lambda j=job_id: self.window.services.remove_job(j)
-            )
+            self.window.background.run(partial(self.window.services.remove_job, job_id))
 
     def edit_settings(self) -> None:
         dialog = SettingsDialog(self.window.services.settings, self.window)

@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.notice)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
+        self._central = central
         self.drop_highlight = DropHighlight(central)
 
     def _build_toolbar(self) -> None:
@@ -277,7 +278,7 @@ class MainWindow(QMainWindow):
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() or event.mimeData().hasText():
             event.acceptProposedAction()
-            self.drop_highlight.show_over(self.centralWidget())
+            self.drop_highlight.show_over(self._central)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         event.acceptProposedAction()

@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -266,7 +267,7 @@ class ResultsViewer(QWidget):
         self.files_menu.clear()
         for name, relative in files.items():
             path = self.recording_dir / relative
-            self.files_menu.addAction(name, lambda p=path: self._open(p))
+            self.files_menu.addAction(name, partial(self._open, path))
         features = list(
             self._read_json(files.get("signs.geojson")).get("features") or []
         )
@@ -329,8 +330,9 @@ class ResultsViewer(QWidget):
     def _fill_previews(self, paths: list[Path]) -> None:
         while self.previews_layout.count():
             item = self.previews_layout.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         for number, path in enumerate(paths):
             label = QLabel()
             pixmap = QPixmap(str(path))
