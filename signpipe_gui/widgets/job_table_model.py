@@ -7,8 +7,9 @@ each recording. It paints nothing: the progress delegate reads the roles below.
 from __future__ import annotations
 
 import enum
+import itertools
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from PySide6.QtCore import (
@@ -149,13 +150,25 @@ class JobTableModel(QAbstractTableModel):
 
     def set_pipelines(self, pipelines: dict[str, dict[str, Any] | None]) -> None:
         """Apply pipeline statuses by recording id; only their rows change."""
-        for recording_id, status in pipelines.items():
-            if status is None or self._pipelines.get(recording_id) == status:
-                continue
-            self._pipelines[recording_id] = status
-            for row, job in enumerate(self._jobs):
-                if job.get("recording_id") == recording_id:
-                    self._emit_row_changed(row, Column.PIPELINE, Column.PIPELINE)
+        changed = {
+            recording_id: status
+            for recording_id, status in pipelines.items()
+            if status is not None and self._pipelines.get(recording_id) != status
+        }
+        if not changed:
+            return
+        self._pipelines.update(changed)
+        # One pass over the rows, and one signal per run of adjacent rows: a first
+        # load brings hundreds of pipelines at once.
+        rows = [
+            row
+            for row, job in enumerate(self._jobs)
+            if job.get("recording_id") in changed
+        ]
+        for first, last in _runs(rows):
+            self.dataChanged.emit(
+                self.index(first, Column.PIPELINE), self.index(last, Column.PIPELINE)
+            )
 
     def remove_job(self, job_id: str) -> None:
         row = self._rows.get(job_id)
@@ -264,3 +277,11 @@ class JobTableModel(QAbstractTableModel):
 
 
 _RIGHT_ALIGNED = frozenset({Column.SIZE, Column.SPEED, Column.ETA})
+
+
+def _runs(rows: list[int]) -> Iterator[tuple[int, int]]:
+    """The first and last row of each run of consecutive rows in ascending ``rows``."""
+    # Within a run, row minus position stays the same.
+    for _, run in itertools.groupby(enumerate(rows), lambda pair: pair[1] - pair[0]):
+        members = [row for _, row in run]
+        yield members[0], members[-1]

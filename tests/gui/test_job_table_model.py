@@ -121,6 +121,27 @@ def test_a_changed_job_emits_data_changed_for_its_row_only(qtbot: QtBot) -> None
     assert model.index(3, Column.PROGRESS).data().startswith("Extracting · 1,300")
 
 
+def test_pipelines_change_only_the_pipeline_cells_of_their_rows() -> None:
+    model = JobTableModel(host="here")
+    jobs = [
+        job(str(n), "done", recording_id=f"2024_05_20_23_32_{n:02d}_415")
+        for n in range(6)
+    ]
+    model.upsert_jobs(jobs)
+    changes: list[tuple[int, int, int, int]] = []
+    model.dataChanged.connect(
+        lambda a, b, *_: changes.append((a.row(), b.row(), a.column(), b.column()))
+    )
+    running = {"status": "running", "stage": "detect", "progress_percent": 45}
+
+    model.set_pipelines({jobs[n]["recording_id"]: running for n in (1, 2, 3, 5)})
+    model.set_pipelines({jobs[1]["recording_id"]: dict(running)})  # no news
+
+    column = Column.PIPELINE
+    assert changes == [(1, 3, column, column), (5, 5, column, column)]
+    assert model.index(5, column).data() == "Detect · 45 %"
+
+
 def test_new_jobs_are_inserted_and_removed_jobs_go() -> None:
     model = JobTableModel(host="here")
     model.upsert_jobs(EVERY_STATE[:2])
