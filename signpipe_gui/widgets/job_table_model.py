@@ -82,7 +82,7 @@ class JobTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._jobs)
 
     def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(Column)
+        return 0 if parent.isValid() else len(_COLUMNS)
 
     def headerData(
         self,
@@ -97,10 +97,15 @@ class JobTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._jobs):
+        # Painting one cell asks for seven roles, most of which no column has; the
+        # view repaints hundreds of cells at a time, so those return at once.
+        if role not in _SERVED_ROLES:
             return None
-        job = self._jobs[index.row()]
-        column = Column(index.column())
+        row = index.row()
+        if not index.isValid() or not 0 <= row < len(self._jobs):
+            return None
+        job = self._jobs[row]
+        column = _COLUMNS[index.column()]
 
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(job, column)
@@ -277,6 +282,22 @@ class JobTableModel(QAbstractTableModel):
 
 
 _RIGHT_ALIGNED = frozenset({Column.SIZE, Column.SPEED, Column.ETA})
+_COLUMNS = tuple(Column)  # by number; indexing is cheaper than calling Column()
+_SERVED_ROLES = frozenset(
+    {
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        JobRole,
+        ProgressRole,
+        StatusRole,
+        PipelineRole,
+        JobIdRole,
+        SortRole,
+        IsLocalRole,
+    }
+)
 
 
 def _runs(rows: list[int]) -> Iterator[tuple[int, int]]:
