@@ -3,7 +3,8 @@
 Runs as a coroutine on the qasync event loop with ``redis.asyncio``. Each cycle is one
 round trip: an MGET of every job that is not finished, an MGET of the pipelines being
 followed, the newest ids of ``signpipe:jobs`` (jobs from other workstations appear
-too) and the length of the Celery queue. Only new jobs cost a second trip.
+too) and the length of the Celery queue. Only new jobs cost a second trip, at most
+``LOAD_BATCH`` of them a cycle; the cycles of a first load follow one another at once.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ PIPELINE_KEY_PREFIX = "pipeline:"
 
 # A finished job whose pipeline mirror is not there (yet) is followed this long.
 PIPELINE_GRACE_SECONDS = 120.0
+
+# New jobs read and reported per cycle. A first load of a thousand jobs then reaches
+# the window in pieces it applies quickly, with events handled in between, instead
+# of one result that holds the window up for a large part of a second.
+LOAD_BATCH = 100
 
 
 @dataclass
@@ -66,6 +72,7 @@ class JobPoller(QObject):
         self._recent = recent
         self._queue_name = queue_name
         self._known: set[str] = set()
+        self._unread: list[str] = []  # known to exist, not read yet; newest first
         self._ignored: set[str] = set()
         self._active: set[str] = set()
         self._raw: dict[str, bytes] = {}
@@ -141,7 +148,8 @@ class JobPoller(QObject):
             failures = 0
             self._set_connected(True)
             self.polled.emit(result)
-            await asyncio.sleep(self.interval)
+            # Jobs still unread come in the next cycle, after the window's turn.
+            await asyncio.sleep(0 if self._unread else self.interval)
 
     # -- one cycle ----------------------------------------------------------------
 
@@ -165,12 +173,14 @@ class JobPoller(QObject):
         for recording_id, raw in zip(recordings, pipeline_values, strict=False):
             self._take_pipeline(recording_id, raw, result)
 
-        new_ids = [i.decode() for i in ids if i.decode() not in self._known]
-        new_ids = [i for i in new_ids if i not in self._ignored]
-        if new_ids:
-            values = await self._client.mget([JOB_KEY_PREFIX + i for i in new_ids])
-            for job_id, raw in zip(new_ids, values, strict=True):
-                self._known.add(job_id)
+        fresh = [i for i in (value.decode() for value in ids) if i not in self._known]
+        self._known.update(fresh)
+        self._unread[:0] = fresh
+        batch = [i for i in self._unread[:LOAD_BATCH] if i not in self._ignored]
+        del self._unread[:LOAD_BATCH]
+        if batch:
+            values = await self._client.mget([JOB_KEY_PREFIX + i for i in batch])
+            for job_id, raw in zip(batch, values, strict=True):
                 if raw is not None:
                     self._active.add(job_id)
                     self._take_job(job_id, raw, result)

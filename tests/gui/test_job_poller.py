@@ -20,7 +20,7 @@ from PySide6.QtCore import QItemSelectionModel
 from signpipe_gui.backend.jobs import new_job_id
 from signpipe_gui.backend.progress import RedisProgressService
 from signpipe_gui.backend.redis_server import find_redis_server
-from signpipe_gui.widgets.job_poller import JobPoller, PollResult
+from signpipe_gui.widgets.job_poller import LOAD_BATCH, JobPoller, PollResult
 from signpipe_gui.widgets.job_table_model import Column, JobIdRole
 from signpipe_gui.widgets.main_window import MainWindow
 
@@ -82,6 +82,22 @@ def test_jobs_of_other_workstations_appear_and_one_change_touches_one_row(
     assert [index.data(JobIdRole) for index in selected] == [target["job_id"]]
     text = window.model.index(source_row, Column.PROGRESS).data()
     assert text == "Extracting · 60 / 100 files"
+
+
+def test_a_first_load_comes_one_batch_a_poll_newest_first(
+    loop: qasync.QEventLoop, poller: JobPoller, services: Any
+) -> None:
+    progress: RedisProgressService = services.progress
+    now = time.time()
+    jobs = [remote_job(now - 300 + i, status="done") for i in range(205)]
+    for job in jobs:
+        progress.create_job(job)
+
+    results = [loop.run_until_complete(poller.poll_once()) for _ in range(4)]
+
+    assert [len(r.jobs) for r in results] == [LOAD_BATCH, LOAD_BATCH, 5, 0]
+    seen = [j["job_id"] for r in results for j in r.jobs]
+    assert seen == [j["job_id"] for j in reversed(jobs)]
 
 
 def test_a_done_job_has_its_pipeline_followed_until_it_ends(
