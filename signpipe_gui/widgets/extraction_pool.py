@@ -7,6 +7,8 @@ own flag is checked between archive members, and the job cleans up after itself.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import weakref
 from collections import deque
 from typing import Any, Protocol
@@ -17,6 +19,11 @@ from PySide6.QtCore import QObject, QThread, Signal
 logger = logging.getLogger(__name__)
 
 _threads: weakref.WeakSet[ExtractionThread] = weakref.WeakSet()
+
+# How far below the window's CPU priority extraction threads run: well below, so
+# that it gets a core at once, yet not idle-only, so that other busy programs on the
+# machine do not starve them.
+EXTRACTION_NICE = 10
 
 
 class Job(Protocol):
@@ -46,6 +53,7 @@ class ExtractionThread(QThread):
         _threads.add(self)
 
     def run(self) -> None:
+        _yield_cpu_to_window()
         try:
             final = self.job.run()
         except Exception:
@@ -60,6 +68,22 @@ class ExtractionThread(QThread):
                 "error_msg": "The extraction failed unexpectedly.",
             }
         self.job_ended.emit(final)
+
+
+def _yield_cpu_to_window() -> None:
+    """Lower this thread's CPU priority, and so that of the threads its job starts.
+
+    Several extractions keep every core of a small machine busy; at the window's
+    priority they leave its thread waiting for a core longer than it runs, and the
+    window stalls for tenths of a second. Linux keeps the nice value per thread
+    (``nice()`` changes the calling thread's only), and a new thread starts with
+    its creator's. Elsewhere ``nice()`` would lower the whole process.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            os.nice(EXTRACTION_NICE)
+        except OSError as exc:
+            logger.debug("Extraction keeps its CPU priority: %s", exc)
 
 
 class ExtractionPool(QObject):
