@@ -22,6 +22,7 @@ from signpipe_gui.backend.celery_app import PIPELINE_QUEUE
 from signpipe_gui.backend.connection import connect, redact, redis_url
 from signpipe_gui.backend.settings import Settings, SettingsError
 from signpipe_gui.backend.worker_process import LOG_MAX_BYTES
+from signpipe_gui.gui_collector import GuiThreadCollector
 
 logger = logging.getLogger(__name__)
 qt_logger = logging.getLogger("qt")
@@ -61,6 +62,8 @@ def run_app(paths: Sequence[str]) -> int:
         return 1
     logger.info("signpipe %s on Redis %s", __version__, redact(url))
 
+    collector = GuiThreadCollector(parent=app)
+    collector.start()
     loop = qasync.QEventLoop(app)
     loop.set_default_executor(default_executor())
     asyncio.set_event_loop(loop)
@@ -75,6 +78,7 @@ def run_app(paths: Sequence[str]) -> int:
         instance.close()
         client.close()
         asyncio.set_event_loop(None)
+        collector.stop()
 
 
 async def _run_window(

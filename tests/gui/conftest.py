@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from signpipe_gui.app import default_executor
 from signpipe_gui.backend.settings import Settings, replace
+from signpipe_gui.gui_collector import GuiThreadCollector
 from signpipe_gui.widgets.extraction_pool import running_threads
 from signpipe_gui.widgets.job_poller import JobPoller
 from signpipe_gui.widgets.main_window import MainWindow
@@ -25,6 +26,15 @@ from signpipe_gui.widgets.services import WindowServices
 RECORDING_ID = "2024_05_20_23_32_53_415"
 # The window's own worker threads (backend modules keep their own pools).
 _OUR_THREADS = ("signpipe-intake", "signpipe-probe", "signpipe-background")
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_gui_thread(qapp: object) -> Iterator[None]:
+    """Garbage is collected on the GUI thread only, as the application does it."""
+    collector = GuiThreadCollector(interval_ms=50)
+    collector.start()
+    yield
+    collector.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -112,7 +122,9 @@ def window(
     qtbot: QtBot, loop: qasync.QEventLoop, services: WindowServices, poller: JobPoller
 ) -> Iterator[MainWindow]:
     main = MainWindow(services, poller, probe_interval_ms=60_000)
-    qtbot.addWidget(main)
+    # Shut down before pytest-qt closes it: a job still ending would otherwise make
+    # the close ask "Quit signpipe?" in a dialog nobody answers.
+    qtbot.addWidget(main, before_close_func=lambda w: w.shutdown())
     main.show()
     main.start(poll=False)
     yield main

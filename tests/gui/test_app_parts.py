@@ -56,7 +56,7 @@ def test_startup_recovery_marks_orphans_failed_and_offers_retry(
     (staging / "2024_05_20_23_32_53_415").mkdir(parents=True)
 
     window = MainWindow(services, poller, probe_interval_ms=60_000)
-    qtbot.addWidget(window)
+    qtbot.addWidget(window, before_close_func=lambda w: w.shutdown())
     window.start(poll=False)
     run_until(loop, lambda: window.model.rowCount() == 2, poller=window.poller)
     run_until(
@@ -69,7 +69,8 @@ def test_startup_recovery_marks_orphans_failed_and_offers_retry(
     assert window.model.index(row, Column.PROGRESS).data() == INTERRUPTED_MESSAGE
     assert window.model.job_by_id(alive["job_id"])["status"] == "running"
     assert not staging.exists()
-    assert "interrupted" in window.notice.text()
+    # The notice comes when recovery reports back, which may be after the poll.
+    run_until(loop, lambda: "interrupted" in window.notice.text())
     select_job(window, orphan["job_id"])
     assert window.actions_.retry.isEnabled()
     window.shutdown()

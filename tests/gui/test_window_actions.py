@@ -94,7 +94,7 @@ def test_cancel_of_a_queued_and_a_running_job(
 ) -> None:
     services.settings = replace(services.settings, concurrent_extractions=1)
     window = MainWindow(services, poller, probe_interval_ms=60_000)
-    qtbot.addWidget(window)
+    qtbot.addWidget(window, before_close_func=lambda w: w.shutdown())
     big = make_recording_zip(tmp_path, frames=4000, frame_bytes=64, name="big.zip")
     small = make_recording_zip(tmp_path, "2024_05_21_08_00_00_000", name="small.zip")
 
@@ -227,7 +227,7 @@ def test_quitting_with_extractions_running_asks_then_cancels_and_joins(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     window = MainWindow(services, poller, probe_interval_ms=60_000)
-    qtbot.addWidget(window)
+    qtbot.addWidget(window, before_close_func=lambda w: w.shutdown())
     big = make_recording_zip(tmp_path, frames=4000, frame_bytes=64, name="big.zip")
     drop(window, file_mime(big))
     run_until(loop, lambda: window.pool.running_job_ids(), poller=poller)
