@@ -19,6 +19,10 @@ from .formatting import human_bytes
 logger = logging.getLogger(__name__)
 
 LABEL_GAP = 8
+# The first check builds the Celery app and imports what asking the workers needs:
+# some 0.3 s of Python holding the GIL (later checks take milliseconds). Run at once
+# it meets the first load of the job table and stalls the window, so it waits.
+FIRST_PROBE_DELAY_MS = 3_000
 
 
 @dataclass(frozen=True)
@@ -62,12 +66,17 @@ class StatusPanel(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.refresh)
+        self._first = QTimer(self)
+        self._first.setSingleShot(True)
+        self._first.setInterval(min(FIRST_PROBE_DELAY_MS, interval_ms))
+        self._first.timeout.connect(self.refresh)
 
     def start(self) -> None:
         self._timer.start()
-        self.refresh()
+        self._first.start()
 
     def shutdown(self) -> None:
+        self._first.stop()
         self._timer.stop()
         self._executor.shutdown(wait=True, cancel_futures=True)
 
