@@ -8,11 +8,13 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import qasync
 import redis
 import redis.asyncio as aioredis
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from signpipe_gui.app import default_executor
@@ -35,6 +37,21 @@ def _collect_on_the_gui_thread(qapp: object) -> Iterator[None]:
     collector.start()
     yield
     collector.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_unexpected_modal_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A modal dialog nobody answers blocks the suite for good (no Python runs to
+    time it out), so one a test does not expect fails it instead; a test that
+    expects one patches it again."""
+
+    def refuse(*args: object, **kwargs: object) -> NoReturn:
+        raise AssertionError(f"an unexpected modal dialog was opened: {args[1:2]}")
+
+    for name in ("question", "warning", "critical", "information", "about"):
+        monkeypatch.setattr(QMessageBox, name, refuse)
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", refuse)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", refuse)
 
 
 @pytest.fixture(autouse=True)
