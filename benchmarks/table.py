@@ -470,7 +470,7 @@ def open_window(settings: Any, figures: Figures) -> Any:
     # the window's and one after it time the window's handling of each result.
     applying = Applying(figures)
     poller.polled.connect(applying.started)
-    window = MainWindow(WindowServices(settings, client), poller)
+    window: Any = MainWindow(WindowServices(settings, client), poller)
     poller.polled.connect(applying.ended)
     applying.rows = window.model.rowCount
     window.timing = applying  # Qt holds a plain object's slots only weakly
