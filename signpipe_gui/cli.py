@@ -27,6 +27,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "stop-redis": ("stop_redis", "shut down this user's embedded Redis"),
 }
 
+# Commands signpipe runs itself; not listed in the help.
+INTERNAL_COMMANDS: dict[str, tuple[str, str]] = {
+    "extract-job": ("extract_job", "run one of the window's extraction jobs"),
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser: the window's options and the list of subcommands."""
@@ -51,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def build_command_parser(command: str) -> argparse.ArgumentParser:
     """The parser of one subcommand; only that command's module is imported."""
-    module_name, help_text = SUBCOMMANDS[command]
+    module_name, help_text = {**SUBCOMMANDS, **INTERNAL_COMMANDS}[command]
     parser = argparse.ArgumentParser(prog=f"signpipe {command}", description=help_text)
     parser.add_argument(
         "--log-level", default="INFO", help="logging level (DEBUG, INFO, WARNING, ...)"
@@ -72,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    if argv and argv[0] in SUBCOMMANDS:
+    commands = {**SUBCOMMANDS, **INTERNAL_COMMANDS}
+    if argv and argv[0] in commands:
         command = argv[0]
         parser = build_command_parser(command)
         # The worker passes options it does not know on to Celery.
@@ -82,7 +88,7 @@ def _run(argv: list[str]) -> int:
             args, extra = parser.parse_args(argv[1:]), []
         args.extra = extra
         _configure_logging(args.log_level)
-        return int(_command_module(SUBCOMMANDS[command][0]).run(args))
+        return int(_command_module(commands[command][0]).run(args))
 
     args = build_parser().parse_args(argv)
     return _run_window(args.archives)

@@ -171,6 +171,10 @@ class ExtractionJob:
         logger.info("Job %s queued: archive=%s", self.job_id, self.archive_name)
         return self.snapshot()
 
+    def adopt(self, job: dict[str, Any]) -> None:
+        """Run on from the object another process created for this job."""
+        self._report.adopt(job)
+
     def snapshot(self) -> dict[str, Any]:
         """A copy of the latest job object (also while Redis is away)."""
         return self._report.snapshot()

@@ -54,6 +54,11 @@ class JobReport:
             self._state = dict(job)
         self.progress.create_job(self.snapshot())
 
+    def adopt(self, job: dict[str, Any]) -> None:
+        """Carry on with ``job`` as another process created and published it."""
+        with self._lock:
+            self._state = dict(job)
+
     @property
     def created(self) -> bool:
         return bool(self._state)

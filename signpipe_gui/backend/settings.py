@@ -169,6 +169,23 @@ def _read_env(env: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def settings_env(
+    settings: Settings, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """An environment in which ``Settings.load()`` gives exactly ``settings``.
+
+    For signpipe's own child processes; the Redis URL (with its password) travels
+    here rather than on a command line that ``ps`` shows.
+    """
+    env = dict(os.environ if base is None else base)
+    for item in fields(settings):
+        value = getattr(settings, item.name)
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        env[f"SIGNPIPE_{item.name.upper()}"] = "" if value is None else str(value)
+    return env
+
+
 def check_redis_url(url: str) -> None:
     """Raise SettingsError unless ``url`` is empty or a Redis URL clients can use.
 

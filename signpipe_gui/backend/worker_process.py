@@ -34,9 +34,14 @@ HEALTHY_AFTER = 60.0
 
 def worker_command(extra: Sequence[str] = ()) -> list[str]:
     """The command line that starts ``signpipe worker`` with this executable."""
+    return signpipe_command("worker", *extra)
+
+
+def signpipe_command(*args: str) -> list[str]:
+    """A signpipe command line run by this same executable (the bundle too)."""
     if getattr(sys, "frozen", False):
-        return [sys.executable, "worker", *extra]
-    return [sys.executable, "-m", "signpipe_gui", "worker", *extra]
+        return [sys.executable, *args]
+    return [sys.executable, "-m", "signpipe_gui", *args]
 
 
 def worker_env(

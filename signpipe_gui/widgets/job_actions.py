@@ -95,7 +95,12 @@ class JobActions(QObject):
         self.view_results.setEnabled(bool(done))
         self.rerun.setEnabled(bool(done))
         self.error_details.setEnabled(any(j.get("status") == "error" for j in jobs))
-        self.cancel.setEnabled(any(pool.owns(str(j.get("job_id"))) for j in jobs))
+        self.cancel.setEnabled(
+            any(
+                pool.owns(str(j.get("job_id"))) and not job_text.is_terminal(j)
+                for j in jobs
+            )
+        )
         self.retry.setEnabled(any(_can_retry(j) for j in jobs))
         self.copy_id.setEnabled(bool(jobs))
         self.remove.setEnabled(any(job_text.is_terminal(j) for j in jobs))

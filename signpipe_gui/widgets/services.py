@@ -47,29 +47,33 @@ class WindowServices:
         )
 
     def new_job(self, archive_path: Path) -> Any:
-        """An ExtractionJob for a dropped archive (created, not yet run)."""
+        """A job for a dropped archive, to be run in its own process (not yet run)."""
         from signpipe_gui.backend.ingest import ExtractionJob
+        from signpipe_gui.backend.job_process import ProcessExtraction
 
         self.store.ensure()
-        return ExtractionJob(
+        job = ExtractionJob(
             archive_path,
             settings=self.settings,
             store=self.store,
             progress=self.progress,
             dispatch=self._dispatch,
         )
+        return ProcessExtraction(job, self.settings)
 
     def retry(self, job_id: str) -> Any:
         """A new job from a failed or interrupted job's spool copy."""
         from signpipe_gui.backend.ingest import retry_job
+        from signpipe_gui.backend.job_process import ProcessExtraction
 
-        return retry_job(
+        job = retry_job(
             job_id,
             settings=self.settings,
             store=self.store,
             progress=self.progress,
             dispatch=self._dispatch,
         )
+        return ProcessExtraction(job, self.settings)
 
     def rerun_pipeline(self, recording_id: str) -> Any:
         from signpipe_gui.backend.dispatch import rerun_pipeline
