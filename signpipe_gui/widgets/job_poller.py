@@ -35,7 +35,7 @@ PIPELINE_GRACE_SECONDS = 120.0
 # New jobs read and reported per cycle. A first load of a thousand jobs then reaches
 # the window in pieces it applies quickly, with events handled in between, instead
 # of one result that holds the window up for a large part of a second.
-LOAD_BATCH = 100
+LOAD_BATCH = 40
 
 
 @dataclass

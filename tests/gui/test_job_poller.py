@@ -89,7 +89,8 @@ def test_a_first_load_comes_one_batch_a_poll_newest_first(
 ) -> None:
     progress: RedisProgressService = services.progress
     now = time.time()
-    jobs = [remote_job(now - 300 + i, status="done") for i in range(205)]
+    count = 2 * LOAD_BATCH + 5
+    jobs = [remote_job(now - 300 + i, status="done") for i in range(count)]
     for job in jobs:
         progress.create_job(job)
 
