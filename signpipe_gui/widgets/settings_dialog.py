@@ -20,7 +20,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from signpipe_gui.backend.settings import Settings, replace
+from signpipe_gui.backend.settings import (
+    Settings,
+    SettingsError,
+    check_redis_url,
+    replace,
+)
 
 
 class SettingsDialog(QDialog):
@@ -111,9 +116,10 @@ class SettingsDialog(QDialog):
             re.compile(self.pattern.text())
         except re.error as exc:
             return f"The recording id pattern is not a valid regular expression: {exc}."
-        url = self.redis_url.text().strip()
-        if url and not url.startswith(("redis://", "rediss://", "unix://")):
-            return "The Redis URL must start with redis://, rediss:// or unix://."
+        try:
+            check_redis_url(self.redis_url.text().strip())
+        except SettingsError as exc:
+            return str(exc)
         if not self.store.text().strip():
             return "Choose a folder for the recordings store."
         return None

@@ -106,6 +106,13 @@ def test_settings_dialog_writes_the_file_the_cli_reads(
     dialog.accept()
     assert "not a valid regular expression" in dialog.problem.text()
     assert not config.exists()
+    dialog.pattern.setText(r"rec_\d+")
+    dialog.redis_url.setText("redis://:ab/cd@127.0.0.1:6379/0")
+    dialog.accept()
+    assert "percent-encoded" in dialog.problem.text()
+    assert "ab/cd" not in dialog.problem.text()
+    assert not config.exists()
+    dialog.redis_url.setText("")
 
     dialog.pattern.setText(r"rec_\d+")
     dialog.concurrent.setValue(3)
