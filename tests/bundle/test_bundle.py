@@ -102,6 +102,62 @@ def test_demo_submit_and_worker_run_the_pipeline_end_to_end(
     assert _bundled_redis_served(bundle, tmp_path / "data")
 
 
+def test_a_window_extraction_runs_in_the_bundle_as_itself(
+    bundle: Path, bundle_env: dict[str, str], tmp_path: Path
+) -> None:
+    from signpipe_gui.backend.connection import connect
+    from signpipe_gui.backend.ingest import ExtractionJob
+    from signpipe_gui.backend.progress import RedisProgressService
+    from signpipe_gui.backend.settings import Settings
+    from signpipe_gui.backend.store import RecordingStore
+
+    demo = run_bundle(bundle, ["demo", "--output", str(tmp_path)], bundle_env, tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    archive = _written_archive(demo.stdout, tmp_path)
+    # The window's side: it creates the job object, then hands the job over.
+    settings = Settings(data_dir=tmp_path / "data", store=tmp_path / "store")
+    client = connect(settings)
+    progress = RedisProgressService(client)
+    store = RecordingStore(settings.store_path)
+    store.ensure()
+    created = ExtractionJob(
+        archive, settings=settings, store=store, progress=progress
+    ).create()
+
+    with (tmp_path / "extract.log").open("w") as log:
+        child = subprocess.Popen(
+            [str(bundle), "extract-job"],
+            env=bundle_env,
+            cwd=tmp_path,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+    assert child.stdin is not None
+    assert child.stdout is not None
+    request = {"archive_path": str(archive), "job": created}
+    child.stdin.write(json.dumps(request) + "\n")
+    child.stdin.flush()
+    # stdin stays open while it runs: its end would mean the window is gone.
+    with child.stdout:
+        out = child.stdout.read()
+    child.wait(timeout=120)
+    child.stdin.close()
+    log_text = (tmp_path / "extract.log").read_text(errors="replace")
+    final = json.loads(out.strip().splitlines()[-1])
+
+    assert child.returncode == 0, log_text[-3000:]
+    assert final["job_id"] == created["job_id"]
+    assert final["status"] == "done", final.get("error_msg")
+    assert (tmp_path / "store" / final["recording_id"] / "status.json").is_file()
+    stored = progress.get_extraction_progress(created["job_id"])
+    assert stored is not None
+    assert stored["status"] == "done"
+    progress.close()
+    client.close()
+
+
 def test_window_starts_its_worker_as_itself(
     bundle: Path, bundle_env: dict[str, str], tmp_path: Path
 ) -> None:
