@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from PySide6.QtCore import QObject, Signal
@@ -179,7 +179,11 @@ class JobPoller(QObject):
         batch = [i for i in self._unread[:LOAD_BATCH] if i not in self._ignored]
         del self._unread[:LOAD_BATCH]
         if batch:
-            values = await self._client.mget([JOB_KEY_PREFIX + i for i in batch])
+            # The client returns bytes: it is made without decode_responses.
+            values = cast(
+                "list[bytes | None]",
+                await self._client.mget([JOB_KEY_PREFIX + i for i in batch]),
+            )
             for job_id, raw in zip(batch, values, strict=True):
                 if raw is not None:
                     self._active.add(job_id)

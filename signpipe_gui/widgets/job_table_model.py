@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import itertools
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from PySide6.QtCore import (
@@ -153,7 +153,7 @@ class JobTableModel(QAbstractTableModel):
             self._append(new)
         return changed
 
-    def set_pipelines(self, pipelines: dict[str, dict[str, Any] | None]) -> None:
+    def set_pipelines(self, pipelines: Mapping[str, dict[str, Any] | None]) -> None:
         """Apply pipeline statuses by recording id; only their rows change."""
         changed = {
             recording_id: status
