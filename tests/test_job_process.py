@@ -69,6 +69,7 @@ def _big_tgz(folder: Path) -> Path:
 
 def test_a_job_runs_to_done_in_its_own_process(
     tmp_path: Path,
+    settings: Settings,
     make_job: Callable[[Path], ProcessExtraction],
     store: RecordingStore,
     progress: RedisProgressService,
@@ -87,6 +88,9 @@ def test_a_job_runs_to_done_in_its_own_process(
     # The row stays the window's: created here, with this process's id.
     assert stored["pid"] == created["pid"] == os.getpid()
     assert stored["created_at"] == pytest.approx(created["created_at"])
+    # Its log is in the window's log file, where an admin looks.
+    log = (settings.data_dir / "logs" / "signpipe.log").read_text()
+    assert f"Job {job.job_id} ended done" in log
 
 
 def test_cancel_reaches_the_process_and_leaves_nothing_behind(

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     request: dict[str, Any] = json.loads(sys.stdin.readline())
     created: dict[str, Any] = request["job"]
     settings = Settings.load()
+    _log_beside_the_window(settings.data_dir / "logs" / "signpipe.log")
     client = connect(settings)
     progress = RedisProgressService(client, ttl_seconds=settings.job_ttl_seconds)
     job = ExtractionJob(
@@ -59,6 +60,24 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(json.dumps(final, default=str) + "\n")
     sys.stdout.flush()
     return 0
+
+
+def _log_beside_the_window(path: Path) -> None:
+    """Append to the window's log too, so an admin finds a job's story in one file.
+
+    Only the window rotates that file; a job that outlives a rotation goes on in the
+    renamed file, and nothing is lost.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        logger.warning("Job log not written to %s: %s", path, exc)
+        return
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    logging.getLogger().addHandler(handler)
 
 
 def _dispatcher(settings: Any) -> Any:
