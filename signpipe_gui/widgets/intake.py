@@ -61,7 +61,10 @@ def archive_problem(path: Path) -> str | None:
     if foreign is not None:
         return f"{path.name} is a {foreign} archive; signpipe reads zip and tar."
     if sniff_format(head) is None:
-        return f"{path.name} is not an archive signpipe can read (zip or tar)."
+        return (
+            f"{path.name} is not an archive signpipe can read (zip, tar, tar.gz, "
+            "tar.bz2, tar.xz or tar.zst)."
+        )
     return None
 
 

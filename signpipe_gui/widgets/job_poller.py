@@ -240,7 +240,9 @@ class JobPoller(QObject):
         if connected == self._connected:
             return
         if connected:
-            logger.info("Redis answers again; job table is live")
+            # The first answer is no recovery: only say "again" after a loss.
+            again = " again" if self._connected is False else ""
+            logger.info("Redis answers%s; job table is live", again)
         else:
             logger.warning("Redis unreachable, retrying: %s", exc)
         self._connected = connected

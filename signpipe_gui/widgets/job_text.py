@@ -110,7 +110,9 @@ def pipeline_text(job: dict[str, Any], pipeline: dict[str, Any] | None) -> str:
         return f"{stage} · {pipeline_percent(job, pipeline):.0f} %"
     if state == "done":
         signs = (pipeline.get("results") or {}).get("signs")
-        return f"Done · {count(signs)} signs" if signs is not None else "Done"
+        if signs is None:
+            return "Done"
+        return f"Done · {count(signs)} sign{'' if signs == 1 else 's'}"
     if state == "error":
         return f"Failed · {pipeline.get('error_msg') or 'see results'}"
     if state == "not_queued":

@@ -200,5 +200,7 @@ def test_a_failed_duplicate_does_not_show_the_stored_recordings_pipeline() -> No
     model.set_pipelines({recording_id: {"status": "done", "results": {"signs": 3}}})
 
     assert model.index(0, Column.PIPELINE).data() == "Done · 3 signs"
+    model.set_pipelines({recording_id: {"status": "done", "results": {"signs": 1}}})
+    assert model.index(0, Column.PIPELINE).data() == "Done · 1 sign"
     assert model.index(1, Column.PIPELINE).data() == ""
     assert model.index(1, Column.PIPELINE).data(StatusRole) == ""

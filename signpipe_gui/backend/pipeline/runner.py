@@ -171,7 +171,11 @@ class _Run:
         self._begin("geotag", "Placing detections on the GPS track...")
         located = geotag.locate(detections, inventory.track)
         signs = geotag.merge_signs(detections)
-        self._end("geotag", f"{len(signs)} signs, {located} detections placed.")
+        self._end(
+            "geotag",
+            f"{len(signs)} sign{'' if len(signs) == 1 else 's'}, "
+            f"{located} detection{'' if located == 1 else 's'} placed.",
+        )
 
         self._begin("report", "Writing results...")
         facts = {
