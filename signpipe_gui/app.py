@@ -8,7 +8,6 @@ import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import TracebackType
 
@@ -23,6 +22,7 @@ from signpipe_gui.backend.connection import connect, redact, redis_url
 from signpipe_gui.backend.settings import Settings, SettingsError
 from signpipe_gui.backend.worker_process import LOG_MAX_BYTES
 from signpipe_gui.gui_collector import GuiThreadCollector
+from signpipe_gui.log_files import add_log_file
 
 logger = logging.getLogger(__name__)
 qt_logger = logging.getLogger("qt")
@@ -175,18 +175,10 @@ def _application() -> QApplication:
     return app
 
 
-def install_log_file(path: Path) -> RotatingFileHandler:
+def install_log_file(path: Path) -> logging.FileHandler:
     """The window's log also goes to a bounded file, for when it was not started
-    from a terminal (the menu entry, a file manager)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = RotatingFileHandler(
-        path, maxBytes=LOG_MAX_BYTES, backupCount=1, encoding="utf-8"
-    )
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    logging.getLogger().addHandler(handler)
-    return handler
+    from a terminal (the menu entry, a file manager). The window rotates it."""
+    return add_log_file(path, max_bytes=LOG_MAX_BYTES)
 
 
 def install_qt_logging() -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from signpipe_gui import __version__
 from signpipe_gui.backend.settings import SettingsError
+from signpipe_gui.log_files import LOG_FORMAT
 
 # Each subcommand lives in signpipe_gui/commands/<module>.py and provides
 # add_arguments(parser) and run(args) -> int.
@@ -31,6 +32,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 INTERNAL_COMMANDS: dict[str, tuple[str, str]] = {
     "extract-job": ("extract_job", "run one of the window's extraction jobs"),
 }
+_ALL_COMMANDS = {**SUBCOMMANDS, **INTERNAL_COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def build_command_parser(command: str) -> argparse.ArgumentParser:
     """The parser of one subcommand; only that command's module is imported."""
-    module_name, help_text = {**SUBCOMMANDS, **INTERNAL_COMMANDS}[command]
+    module_name, help_text = _ALL_COMMANDS[command]
     parser = argparse.ArgumentParser(prog=f"signpipe {command}", description=help_text)
     parser.add_argument(
         "--log-level", default="INFO", help="logging level (DEBUG, INFO, WARNING, ...)"
@@ -77,8 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    commands = {**SUBCOMMANDS, **INTERNAL_COMMANDS}
-    if argv and argv[0] in commands:
+    if argv and argv[0] in _ALL_COMMANDS:
         command = argv[0]
         parser = build_command_parser(command)
         # The worker passes options it does not know on to Celery.
@@ -88,7 +89,7 @@ def _run(argv: list[str]) -> int:
             args, extra = parser.parse_args(argv[1:]), []
         args.extra = extra
         _configure_logging(args.log_level)
-        return int(_command_module(commands[command][0]).run(args))
+        return int(_command_module(_ALL_COMMANDS[command][0]).run(args))
 
     args = build_parser().parse_args(argv)
     return _run_window(args.archives)
@@ -108,5 +109,5 @@ def _run_window(paths: list[str]) -> int:
 def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
     )

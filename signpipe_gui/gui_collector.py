@@ -11,11 +11,8 @@ switched off and the GUI thread collects on a timer, with the same thresholds.
 from __future__ import annotations
 
 import gc
-import logging
 
 from PySide6.QtCore import QObject, QTimer
-
-logger = logging.getLogger(__name__)
 
 
 class GuiThreadCollector(QObject):

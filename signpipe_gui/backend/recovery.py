@@ -63,14 +63,11 @@ def recover_stale_runs(
             status = load_status(recording_dir)
             if status.get("status") != "running":
                 continue
-            if not _is_stale(status, timing):
-                stale_at = _stale_at(status, timing)
-            elif lock_holder(client, recording_id):
+            stale_at = _stale_at(status, timing)
+            if time.time() > stale_at and lock_holder(client, recording_id):
                 # Alive but slow to write: were it to die, its lock lapses first.
                 stale_at = time.time() + timing.stale_after
-            else:
-                stale_at = None
-            if stale_at is not None:
+            if time.time() <= stale_at:
                 next_stale_at = min(next_stale_at or stale_at, stale_at)
                 continue
             claim = f"pipeline:recover:{recording_id}"
@@ -101,12 +98,8 @@ def recover_stale_runs(
     return RecoveryPass(recovered, next_stale_at)
 
 
-def _is_stale(status: dict[str, Any], timing: PipelineTiming) -> bool:
-    """A running status whose heartbeat is well past the point a live run beats."""
-    return status.get("status") == "running" and time.time() > _stale_at(status, timing)
-
-
 def _stale_at(status: dict[str, Any], timing: PipelineTiming) -> float:
+    """When a running status's heartbeat is well past the point a live run beats."""
     heartbeat = float(status.get("heartbeat_at") or status.get("updated_at") or 0)
     # Twice the limit: a run that is merely slow to write must not be sent twice.
     return heartbeat + 2 * timing.stale_after

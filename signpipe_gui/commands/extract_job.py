@@ -17,6 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from signpipe_gui.log_files import add_log_file
+
 logger = logging.getLogger(__name__)
 
 
@@ -63,21 +65,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _log_beside_the_window(path: Path) -> None:
-    """Append to the window's log too, so an admin finds a job's story in one file.
-
-    Only the window rotates that file; a job that outlives a rotation goes on in the
-    renamed file, and nothing is lost.
-    """
+    """Append to the window's log too, so an admin finds a job's story in one file."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8")
+        add_log_file(path)
     except OSError as exc:
         logger.warning("Job log not written to %s: %s", path, exc)
-        return
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    logging.getLogger().addHandler(handler)
 
 
 def _dispatcher(settings: Any) -> Any:
